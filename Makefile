@@ -1,0 +1,39 @@
+# vigil: the two set-up commands are `make run` and `make test`; both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck unit eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# vigil's main job on the bundled samples, with the embedded default store.
+run: $(STAMP)
+	$(BIN)/vigil analyze --store samples/
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench eval samples
+	$(BIN)/ruff format --check src tests bench eval samples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+# Evaluations over the public datasets in ../shared/datasets (or $$VIGIL_DATASETS).
+eval: $(STAMP)
+	$(BIN)/python -m eval
+
+bench: $(STAMP)
+	$(BIN)/python bench/parse.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

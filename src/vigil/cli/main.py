@@ -1,0 +1,230 @@
+"""The `vigil` command line. The only place where errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vigil import __version__
+from vigil.cli.render import render_summary
+from vigil.errors import ExitCode, InputDataError, UsageError, VigilError
+from vigil.parsers.registry import PARSERS
+from vigil.pipeline.analyze import AnalyzeOptions, analyze
+from vigil.pipeline.report import AnalysisReport
+from vigil.pipeline.sinks import BatchSink, RejectWriter
+from vigil.sources.files import STDIN, expand_inputs
+from vigil.store.db import StateDB
+from vigil.store.events import ParquetEventStore
+from vigil.store.runs import record_run
+
+app = typer.Typer(
+    name="vigil",
+    help="Security log analysis, network monitoring and incident response.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Show a progress bar only for inputs at least this large, and only on a terminal.
+PROGRESS_MIN_BYTES = 32 << 20
+
+
+@dataclass
+class GlobalOptions:
+    debug: bool = False
+    state_dir: Path = Path("var")
+
+
+state = GlobalOptions()
+stderr = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a VigilError into a one-line message on stderr and its exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except VigilError as e:
+            if state.debug:
+                raise
+            stderr.print(f"error: {e}", markup=False, soft_wrap=True)
+            raise typer.Exit(int(e.exit_code)) from None
+        except KeyboardInterrupt:
+            stderr.print("interrupted", markup=False)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"vigil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    state_dir: Annotated[
+        Path,
+        typer.Option("--state-dir", envvar="VIGIL_STATE_DIR", help="Where vigil keeps its state."),
+    ] = Path("var"),
+    version: Annotated[  # noqa: ARG001 - handled by its eager callback
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    state.debug = debug
+    state.state_dir = state_dir
+
+
+@app.command("analyze")
+@handles_errors
+def analyze_cmd(
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories, globs, .gz files, or - for stdin.")
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Skip detection and read every input as FORMAT."),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Year of syslog timestamps that carry none.")
+    ] = None,
+    tz: Annotated[str, typer.Option("--tz", help="Zone of timestamps that carry none.")] = "UTC",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document to stdout.")
+    ] = False,
+    store: Annotated[
+        bool, typer.Option("--store", help="Keep events as Parquet under <state-dir>/events/.")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Write rejected lines (JSON lines) to PATH.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="CSV column to field, COLUMN=FIELD (repeatable)."),
+    ] = None,
+    parser_option: Annotated[
+        list[str] | None,
+        typer.Option("--parser-option", "-o", help="Parser option KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Parse logs, summarise them, and (with --store) keep their events."""
+    _check_tz(tz)
+    if year is not None and not 1970 <= year <= 2200:
+        raise UsageError(f"--year {year} is out of range (1970-2200)")
+    options = AnalyzeOptions(
+        format=fmt, year=year, tz=tz, parser_options=_parser_options(mapping, parser_option)
+    )
+    inputs = expand_inputs(paths)
+    sinks: list[BatchSink] = []
+    db = StateDB.in_state_dir(state.state_dir) if store else None
+    if store:
+        sinks.append(ParquetEventStore(state.state_dir / "events"))
+    with ExitStack() as stack:
+        writer = None
+        if rejects is not None:
+            try:
+                out = stack.enter_context(open(rejects, "wb"))
+            except OSError as e:
+                raise UsageError(f"cannot write rejects to {rejects}: {e.strerror}") from e
+            writer = RejectWriter(out)
+        progress = stack.enter_context(_progress(inputs, enabled=not as_json))
+        errors: list[str] = []
+        report = analyze(
+            inputs, options, sinks=sinks, rejects=writer, progress=progress, on_error=errors.append
+        )
+    if db is not None:
+        record_run(db, "analyze " + " ".join(paths), report)
+        db.close()
+    for message in errors:
+        stderr.print(f"error: {message}", markup=False, soft_wrap=True)
+    _emit(report, as_json)
+    if report.events == 0:
+        raise InputDataError("no line of the input could be parsed")
+
+
+@app.command()
+def formats() -> None:
+    """List the log formats vigil reads."""
+    table = Table(title="Formats", title_justify="left")
+    table.add_column("name")
+    table.add_column("what it reads")
+    for name, cls in sorted(PARSERS.items()):
+        table.add_row(name, cls.summary)
+    Console().print(table)
+
+
+def _emit(report: AnalysisReport, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+        return
+    render_summary(report, Console(highlight=False))
+
+
+def _check_tz(tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
+
+
+def _parser_options(mapping: list[str] | None, extra: list[str] | None) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for flag, items, prefix in (("--map", mapping, "map."), ("--parser-option", extra, "")):
+        for item in items or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"{flag} wants KEY=VALUE, got {item!r}")
+            options[prefix + key.strip()] = value.strip()
+    return options
+
+
+@contextmanager
+def _progress(inputs: list[str], enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
+    sizes = {p: os.path.getsize(p) for p in inputs if p != STDIN and os.path.isfile(p)}
+    total = sum(sizes.values())
+    if not enabled or not sys.stderr.isatty() or total < PROGRESS_MIN_BYTES:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+    done: dict[str, int] = {}
+    with bar:
+        task = bar.add_task("parsing", total=total)
+
+        def advance(path: str, read: int) -> None:
+            done[path] = min(read, sizes.get(path, read))
+            bar.update(task, completed=sum(done.values()), description=os.path.basename(path))
+
+        yield advance
+
+
+def main() -> Any:
+    return app()

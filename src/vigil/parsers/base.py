@@ -1,0 +1,114 @@
+"""The parser contract and the helpers every parser shares.
+
+A parser turns a frame of lines (`line`, `log.file.line`) into a Batch of events and
+a frame of rejects (`log.file.line`, `reason`). It works on whole columns: one regex
+over the column, casts, strptime. It never loops over lines in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import polars as pl
+
+from vigil.schema.fields import TIMESTAMP_DTYPE, F
+
+LINE = "line"
+REASON = "reason"
+
+# Regex fragments shared by parsers (Rust regex syntax, as polars runs them).
+IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IPV6 = r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4}|" + IPV4 + r")(?:%[\w.]+)?"
+IP = f"(?:{IPV4}|{IPV6})"
+
+ACCEPTED_ACTIONS = ("allow", "allowed", "accept", "accepted", "pass", "permit", "permitted")
+DENIED_ACTIONS = ("deny", "denied", "drop", "dropped", "reject", "rejected", "block", "blocked")
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What a parser knows about the input beyond its lines."""
+
+    origin: str
+    mtime: datetime | None = None
+    year: int | None = None
+    tz: str = "UTC"
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ParseResult:
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    # Lines that are neither events nor rejects: headers and comments.
+    skipped: int = 0
+
+
+class LineParser:
+    """Base of every line parser. Subclasses set the class variables and `parse`."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # Named patterns (Rust regex) this parser accepts; every one needs a positive
+    # sample in tests/data/samples/<name>/ (a meta-test checks it).
+    patterns: ClassVar[Mapping[str, str]]
+    # When two parsers take the same share of a file's first lines, the higher wins.
+    priority: ClassVar[int] = 0
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+
+    def parse(self, frame: pl.DataFrame) -> ParseResult:
+        raise NotImplementedError  # pragma: no cover - every registered parser overrides it
+
+    @classmethod
+    def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:
+        """The share of these (non-blank) lines this parser turns into events."""
+        if frame.height == 0:
+            return 0.0
+        result = cls(ctx).parse(frame)
+        return float(result.events.height) / float(max(frame.height - result.skipped, 1))
+
+
+def partition(frame: pl.DataFrame, ok: pl.Expr, reason: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows into (accepted, rejects with `reason`)."""
+    mask = frame.select(ok.fill_null(False).alias("_ok")).to_series()
+    good = frame.filter(mask)
+    bad = frame.filter(~mask).select(pl.col(F.LOG_FILE_LINE), pl.lit(reason).alias(REASON))
+    return good, bad
+
+
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema={F.LOG_FILE_LINE: pl.UInt64, REASON: pl.String})
+
+
+def localize(ts: pl.Expr, tz: str) -> pl.Expr:
+    """Naive local datetimes in zone `tz` to UTC. A wall time that does not exist
+    (DST gap) becomes null, so the line is rejected as having no valid timestamp; an
+    ambiguous one (DST fold) takes the earlier instant."""
+    return (
+        ts.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+        .dt.cast_time_unit("us")
+        .cast(TIMESTAMP_DTYPE)
+    )
+
+
+def outcome_of_action(action: pl.Expr) -> pl.Expr:
+    """event.outcome for a firewall verdict: allowed → success, denied → failure."""
+    a = action.str.to_lowercase()
+    return (
+        pl.when(a.is_in(ACCEPTED_ACTIONS))
+        .then(pl.lit("success"))
+        .when(a.is_in(DENIED_ACTIONS))
+        .then(pl.lit("failure"))
+        .otherwise(pl.lit("unknown"))
+    )
+
+
+def empty_to_null(col: pl.Expr) -> pl.Expr:
+    return pl.when(col.str.len_bytes() == 0).then(None).otherwise(col)

@@ -1,0 +1,17 @@
+"""The explicit registry of line parsers. A test checks every parser class is here."""
+
+from __future__ import annotations
+
+from vigil.errors import UsageError
+from vigil.parsers.base import LineParser
+from vigil.parsers.firewall import FirewallParser
+
+PARSERS: dict[str, type[LineParser]] = {cls.name: cls for cls in (FirewallParser,)}
+
+
+def get_parser(name: str) -> type[LineParser]:
+    try:
+        return PARSERS[name]
+    except KeyError:
+        known = ", ".join(sorted(PARSERS))
+        raise UsageError(f"unknown format {name!r}; known formats: {known}") from None

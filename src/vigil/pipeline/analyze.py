@@ -1,0 +1,177 @@
+"""`vigil analyze`: the pipeline over a finite set of inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from vigil.clock import Clock, SystemClock
+from vigil.errors import SourceError
+from vigil.parsers.base import LINE, REASON, LineParser, ParseContext, ParseResult, empty_rejects
+from vigil.parsers.registry import PARSERS, get_parser
+from vigil.pipeline.report import AnalysisReport, FileReport
+from vigil.pipeline.sinks import BatchSink, RejectWriter
+from vigil.schema.batch import conform
+from vigil.schema.fields import F
+from vigil.sources.files import DEFAULT_BLOCK_BYTES, Chunk, LineReader, file_mtime
+
+SNIFF_LINES = 64
+UNKNOWN_FORMAT = "format not recognised (no parser accepts the file's first lines; try --format)"
+NO_TIMESTAMP = "missing or invalid timestamp"
+OVERLONG = "line too long"
+
+# Called after each chunk with (path, bytes read so far of this input).
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class AnalyzeOptions:
+    format: str | None = None
+    year: int | None = None
+    tz: str = "UTC"
+    parser_options: Mapping[str, str] = field(default_factory=dict)
+    block_bytes: int = DEFAULT_BLOCK_BYTES
+    clock: Clock = field(default_factory=SystemClock)
+
+
+def analyze(
+    inputs: Sequence[str],
+    options: AnalyzeOptions,
+    *,
+    sinks: Sequence[BatchSink] = (),
+    rejects: RejectWriter | None = None,
+    progress: Progress | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> AnalysisReport:
+    """Parse every input and feed its Batches to the sinks. Per-file failures (missing,
+    binary, unreadable) are recorded in the report and passed to `on_error`; the other
+    inputs go on."""
+    report = AnalysisReport()
+    forced = get_parser(options.format) if options.format else None
+    all_sinks: list[BatchSink] = [report.tally, *sinks]
+    for origin in inputs:
+        file_report = FileReport(path=origin)
+        report.files.append(file_report)
+        try:
+            _analyze_file(
+                origin,
+                forced=forced,
+                options=options,
+                fr=file_report,
+                sinks=all_sinks,
+                rejects=rejects,
+                progress=progress,
+            )
+        except SourceError as e:
+            file_report.error = str(e)
+            if on_error is not None:
+                on_error(str(e))
+    for sink in all_sinks:
+        sink.close()
+    return report
+
+
+def _analyze_file(
+    origin: str,
+    *,
+    forced: type[LineParser] | None,
+    options: AnalyzeOptions,
+    fr: FileReport,
+    sinks: Sequence[BatchSink],
+    rejects: RejectWriter | None,
+    progress: Progress | None,
+) -> None:
+    ctx = ParseContext(
+        origin=origin,
+        mtime=file_mtime(origin),
+        year=options.year,
+        tz=options.tz,
+        now=options.clock.now(),
+        options=options.parser_options,
+    )
+    with LineReader(origin, block_bytes=options.block_bytes) as reader:
+        fr.compression = reader.compression
+        parser_cls = forced or sniff(reader.head_lines(SNIFF_LINES), ctx)
+        fr.format = parser_cls.name if parser_cls else None
+        parser = parser_cls(ctx) if parser_cls else None
+        for chunk in reader.chunks():
+            _consume_chunk(chunk, parser, fr, sinks, rejects)
+            if progress is not None:
+                progress(origin, reader.bytes_read)
+
+
+def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
+    """The parser that takes the largest share of the first non-blank lines."""
+    lines = [ln for ln in head if ln.strip()]
+    if not lines:
+        return None
+    frame = pl.DataFrame(
+        {LINE: lines, F.LOG_FILE_LINE: pl.int_range(1, len(lines) + 1, dtype=pl.UInt64, eager=True)}
+    )
+    best: tuple[float, int, str] | None = None
+    for name, cls in PARSERS.items():
+        score = cls.sniff(frame, ctx)
+        if score > 0 and (best is None or (score, cls.priority) > best[:2]):
+            best = (score, cls.priority, name)
+    return PARSERS[best[2]] if best else None
+
+
+def _consume_chunk(
+    chunk: Chunk,
+    parser: LineParser | None,
+    fr: FileReport,
+    sinks: Sequence[BatchSink],
+    rejects: RejectWriter | None,
+) -> None:
+    frame = full = chunk.frame()
+    fr.lines += frame.height
+    fr.replaced_bytes += chunk.replaced
+    rejected: list[pl.DataFrame] = []
+    if chunk.overlong:
+        too_long = pl.col(F.LOG_FILE_LINE).is_in(list(chunk.overlong))
+        rejected.append(
+            frame.filter(too_long).select(F.LOG_FILE_LINE, pl.lit(OVERLONG).alias(REASON))
+        )
+        frame = frame.filter(~too_long)
+    blank = pl.col(LINE).str.contains(r"^\s*$")
+    n_blank = frame.select(blank.sum()).item()
+    frame = frame.filter(~blank)
+    fr.skipped += int(n_blank)
+    if parser is None:
+        rejected.append(frame.select(F.LOG_FILE_LINE, pl.lit(UNKNOWN_FORMAT).alias(REASON)))
+        events = None
+    else:
+        result = parse_lines(parser, frame)
+        fr.skipped += result.skipped
+        rejected.append(result.rejects)
+        events = result.events
+    all_rejects = pl.concat([empty_rejects(), *rejected])
+    if all_rejects.height:
+        fr.rejected += all_rejects.height
+        counts = all_rejects.group_by(REASON).len()
+        fr.reject_reasons.update(
+            dict(zip(counts[REASON].to_list(), counts["len"].to_list(), strict=True))
+        )
+        if rejects is not None:
+            rejects.write(chunk.origin, all_rejects, full)
+    if events is None or events.height == 0:
+        return
+    batch = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
+    fr.events += int(batch.get_column(F.EVENT_COUNT).sum())
+    fr.add_span(batch)
+    for sink in sinks:
+        sink.consume(batch)
+
+
+def parse_lines(parser: LineParser, frame: pl.DataFrame) -> ParseResult:
+    """Run a parser over non-blank lines and enforce what every event must have: an
+    event without a valid timestamp becomes a reject."""
+    result = parser.parse(frame)
+    no_ts = pl.col(F.TIMESTAMP).is_null()
+    bad_ts = result.events.filter(no_ts).select(F.LOG_FILE_LINE, pl.lit(NO_TIMESTAMP).alias(REASON))
+    rejects = pl.concat(
+        [empty_rejects(), result.rejects.cast({F.LOG_FILE_LINE: pl.UInt64}), bad_ts]
+    )
+    return ParseResult(result.events.filter(~no_ts), rejects, result.skipped)

@@ -1,0 +1,125 @@
+"""What an analysis found, per file and in total; rendered by the CLI as text or JSON."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from vigil import __version__
+from vigil.schema.fields import F
+
+TOP_N = 10
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str | None = None
+    compression: str | None = None
+    lines: int = 0
+    events: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    replaced_bytes: int = 0
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+
+    def add_span(self, batch: pl.DataFrame) -> None:
+        ts = batch.get_column(F.TIMESTAMP)
+        lo, hi = ts.min(), ts.max()
+        if isinstance(lo, datetime) and (self.first_event is None or lo < self.first_event):
+            self.first_event = lo
+        if isinstance(hi, datetime) and (self.last_event is None or hi > self.last_event):
+            self.last_event = hi
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "compression": self.compression,
+            "lines": self.lines,
+            "events": self.events,
+            "rejected": self.rejected,
+            "skipped": self.skipped,
+            "replaced_bytes": self.replaced_bytes,
+            "first_event": _iso(self.first_event),
+            "last_event": _iso(self.last_event),
+            "reject_reasons": dict(self.reject_reasons.most_common()),
+            "error": self.error,
+        }
+
+
+@dataclass
+class EventTally:
+    """Counts over all events, by source, action and outcome (weighted by event.count)."""
+
+    sources: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    datasets: Counter[str] = field(default_factory=Counter)
+
+    def consume(self, batch: pl.DataFrame) -> None:
+        for column, counter in (
+            (F.SOURCE_IP, self.sources),
+            (F.EVENT_ACTION, self.actions),
+            (F.EVENT_OUTCOME, self.outcomes),
+            (F.EVENT_DATASET, self.datasets),
+        ):
+            counts = (
+                batch.lazy()
+                .filter(pl.col(column).is_not_null())
+                .group_by(column)
+                .agg(pl.col(F.EVENT_COUNT).sum().alias("n"))
+                .collect()
+            )
+            counter.update(dict(zip(counts[column].to_list(), counts["n"].to_list(), strict=True)))
+
+    def close(self) -> None:
+        """Nothing is held back."""
+
+
+@dataclass
+class AnalysisReport:
+    files: list[FileReport] = field(default_factory=list)
+    tally: EventTally = field(default_factory=EventTally)
+    # Later stages (detection, response) add their sections here, keyed by name.
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+    @property
+    def events(self) -> int:
+        return sum(f.events for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "vigil": __version__,
+            "files": [f.to_json() for f in self.files],
+            "lines": self.lines,
+            "events": self.events,
+            "rejected": self.rejected,
+            "top_sources": [
+                {"source.ip": ip, "events": n} for ip, n in self.tally.sources.most_common(TOP_N)
+            ],
+            "event_actions": dict(self.tally.actions.most_common()),
+            "event_outcomes": dict(self.tally.outcomes.most_common()),
+            "event_datasets": dict(self.tally.datasets.most_common()),
+        }
+        doc.update(self.sections)
+        return doc
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
