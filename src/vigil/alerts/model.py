@@ -1,0 +1,73 @@
+"""The Alert: what a detector says it found, with the evidence to check it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# How many evidence events an alert keeps by default.
+MAX_EVIDENCE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One event behind an alert, pointing back at its file and line."""
+
+    timestamp: datetime
+    path: str | None
+    line: int | None
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "@timestamp": _iso(self.timestamp),
+            "log.file.path": self.path,
+            "log.file.line": self.line,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    rule_id: str
+    rule_name: str
+    title: str
+    level: str
+    # The values that identify what the alert is about, e.g. {"source.ip": "203.0.113.7"}.
+    entity: dict[str, Any]
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    tags: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity of "this rule about this entity", for dedup and throttling."""
+        key = json.dumps([self.rule_name, sorted(self.entity.items())], default=str)
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule_name": self.rule_name,
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "level": self.level,
+            "tags": list(self.tags),
+            "entity": self.entity,
+            "count": self.count,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "fingerprint": self.fingerprint,
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
