@@ -21,7 +21,7 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
         ("first event", "left"),
         ("last event", "left"),
     ):
-        files.add_column(col, justify=justify)  # type: ignore[arg-type]
+        files.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for f in report.files:
         fmt = f.format or ("[red]error[/]" if f.error else "[yellow]unknown[/]")
         if f.compression:
@@ -49,9 +49,9 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
     console.print(files)
     for f in report.files:
         if f.error:
-            console.print(f"[red]{f.path}[/]: {f.error}")
+            console.print(f"[red]{f.path}[/]: {f.error}", soft_wrap=True)
         for reason, n in f.reject_reasons.most_common(3):
-            console.print(f"[yellow]{f.path}[/]: {n:,} rejected: {reason}")
+            console.print(f"[yellow]{f.path}[/]: {n:,} rejected: {reason}", soft_wrap=True)
 
     tally = report.tally
     if tally.sources:

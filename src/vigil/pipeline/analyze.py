@@ -159,6 +159,7 @@ def _consume_chunk(
     if events is None or events.height == 0:
         return
     batch = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
+    fr.parsed += batch.height
     fr.events += int(batch.get_column(F.EVENT_COUNT).sum())
     fr.add_span(batch)
     for sink in sinks:

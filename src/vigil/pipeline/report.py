@@ -21,6 +21,8 @@ class FileReport:
     format: str | None = None
     compression: str | None = None
     lines: int = 0
+    # Lines that became events; lines = parsed + rejected + skipped, always.
+    parsed: int = 0
     events: int = 0
     rejected: int = 0
     skipped: int = 0
@@ -44,6 +46,7 @@ class FileReport:
             "format": self.format,
             "compression": self.compression,
             "lines": self.lines,
+            "parsed": self.parsed,
             "events": self.events,
             "rejected": self.rejected,
             "skipped": self.skipped,

@@ -127,6 +127,13 @@ class LineReader:
 
     def open(self) -> None:
         try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        try:
             raw: IO[bytes] = sys.stdin.buffer if self.origin == STDIN else open(self.origin, "rb")  # noqa: SIM115
         except OSError as e:
             raise SourceError(f"cannot read {self.origin}: {e.strerror or e}") from e

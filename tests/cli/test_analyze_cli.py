@@ -1,0 +1,118 @@
+"""`vigil analyze` and `vigil formats` as a user runs them: exit codes, JSON, store, rejects."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from vigil.cli.main import app
+from vigil.errors import ExitCode
+from vigil.store.db import SCHEMA_VERSION
+
+FW = (
+    "2026-11-22 10:00:01 | 203.0.113.7 | 198.51.100.10 | TCP | DENY | 51515 | 22\n"
+    "2026-11-23 00:00:02 | 203.0.113.8 | 198.51.100.10 | TCP | ALLOW | 40000 | 443\n"
+    "junk\n"
+)
+runner = CliRunner()
+
+
+def _fw(tmp_path: Path) -> Path:
+    path = tmp_path / "fw.log"
+    path.write_text(FW)
+    return path
+
+
+def test_json_document(tmp_path: Path) -> None:
+    """--json prints one JSON document with per-file and total figures."""
+    result = runner.invoke(app, ["analyze", "--json", str(_fw(tmp_path))])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["events"] == 2 and doc["rejected"] == 1 and doc["lines"] == 3
+    assert doc["files"][0]["format"] == "firewall"
+    assert doc["top_sources"][0]["events"] == 1
+
+
+def test_summary_text(tmp_path: Path) -> None:
+    """Without --json the summary names the format, the counts and the top sources."""
+    result = runner.invoke(app, ["analyze", str(_fw(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert "firewall" in result.stdout and "203.0.113.7" in result.stdout
+    assert "not a firewall record" in result.stdout
+
+
+def test_nothing_parsed_exits_65(tmp_path: Path) -> None:
+    """When no line of the input parses, the exit code is 65 and stderr says why in one line."""
+    path = tmp_path / "prose.txt"
+    path.write_text("hello\nworld\n")
+    result = runner.invoke(app, ["analyze", "--json", str(path)])
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert result.stderr.strip() == "error: no line of the input could be parsed"
+
+
+def test_missing_file_exits_65(tmp_path: Path) -> None:
+    """A path that does not exist is a one-line error naming it."""
+    result = runner.invoke(app, ["analyze", str(tmp_path / "nope.log")])
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert "nope.log" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    """Unknown formats, zones, and malformed --map are usage errors."""
+    fw = str(_fw(tmp_path))
+    for args in (["--format", "nope"], ["--tz", "Mars/Olympus"], ["--map", "noequals"]):
+        result = runner.invoke(app, ["analyze", *args, fw])
+        assert result.exit_code == ExitCode.USAGE, (args, result.output)
+        assert result.stderr.startswith("error: ")
+
+
+def test_store_writes_parquet_by_day_and_state_db(tmp_path: Path) -> None:
+    """--store keeps events as Parquet partitioned by day and records the run in vigil.db."""
+    state = tmp_path / "state"
+    result = runner.invoke(
+        app, ["--state-dir", str(state), "analyze", "--store", str(_fw(tmp_path))]
+    )
+    assert result.exit_code == 0, result.output
+    days = sorted(p.name for p in (state / "events").iterdir())
+    assert days == ["date=2026-11-22", "date=2026-11-23"]
+    stored = pl.read_parquet(state / "events" / "*" / "*.parquet")
+    assert sorted(stored["source.ip"].to_list()) == ["203.0.113.7", "203.0.113.8"]
+    with sqlite3.connect(state / "vigil.db") as db:
+        assert db.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT lines, events, rejected FROM runs").fetchall() == [(3, 2, 1)]
+
+
+def test_rejects_file(tmp_path: Path) -> None:
+    """--rejects writes each rejected line as JSON with file, line number and reason."""
+    out = tmp_path / "rejects.jsonl"
+    result = runner.invoke(app, ["analyze", "--rejects", str(out), str(_fw(tmp_path))])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert row["line"] == 3 and row["reason"] == "not a firewall record" and row["text"] == "junk"
+
+
+def test_formats_lists_every_parser() -> None:
+    """`vigil formats` lists the registered formats."""
+    result = runner.invoke(app, ["formats"])
+    assert result.exit_code == 0
+    assert "firewall" in result.stdout
+
+
+def test_stdin_through_the_installed_command(tmp_path: Path) -> None:
+    """`-` reads stdin; the real entry point runs as a subprocess, without a progress bar."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "vigil", "analyze", "--json", "-"],
+        input=FW.encode(),
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files"][0]["path"] == "-"
+    assert proc.stderr == b""

@@ -1,0 +1,142 @@
+"""The analyze pipeline: format detection, accounting of every line, rejects, sinks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from io import BytesIO
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vigil.errors import UsageError
+from vigil.parsers.registry import PARSERS
+from vigil.pipeline.analyze import UNKNOWN_FORMAT, AnalyzeOptions, analyze
+from vigil.pipeline.sinks import RejectWriter
+from vigil.schema.fields import CORE_FIELDS, F
+
+FW = (
+    "2026-11-22 10:00:01 | 203.0.113.7 | 198.51.100.10 | TCP | DENY | 51515 | 22\n"
+    "2026-11-22 10:00:02 | 203.0.113.8 | 198.51.100.10 | TCP | ALLOW | 40000 | 443\n"
+)
+
+
+class CollectSink:
+    def __init__(self) -> None:
+        self.batches: list[pl.DataFrame] = []
+        self.closed = False
+
+    def consume(self, batch: pl.DataFrame) -> None:
+        self.batches.append(batch)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _accounted(report_file: object) -> bool:
+    f = report_file
+    return f.lines == f.parsed + f.rejected + f.skipped  # type: ignore[attr-defined]
+
+
+def test_detects_format_and_feeds_sinks(tmp_path: Path) -> None:
+    """A firewall log is recognised, its events conform to the schema and reach every sink."""
+    path = tmp_path / "fw.log"
+    path.write_text("time | src | dst | proto | action | sport | dport\n" + FW + "\n")
+    sink = CollectSink()
+    report = analyze([str(path)], AnalyzeOptions(), sinks=[sink])
+    (f,) = report.files
+    assert (f.format, f.lines, f.events, f.rejected, f.skipped) == ("firewall", 4, 2, 0, 2)
+    assert sink.closed
+    batch = pl.concat(sink.batches)
+    assert list(batch.columns[: len(CORE_FIELDS)]) == list(CORE_FIELDS)
+    assert batch[F.LOG_FILE_PATH].to_list() == [str(path)] * 2
+    assert batch[F.LOG_FILE_LINE].to_list() == [2, 3]
+    assert report.tally.sources == {"203.0.113.7": 1, "203.0.113.8": 1}
+
+
+def test_rejects_written_with_file_line_reason(tmp_path: Path) -> None:
+    """Every rejected line is written with its file, line number, reason and text."""
+    path = tmp_path / "fw.log"
+    path.write_text(FW + "not a record\n" + FW)
+    out = BytesIO()
+    report = analyze([str(path)], AnalyzeOptions(), rejects=RejectWriter(out))
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert rows == [
+        {"file": str(path), "line": 3, "reason": "not a firewall record", "text": "not a record"}
+    ]
+    assert report.files[0].reject_reasons == {"not a firewall record": 1}
+
+
+def test_unknown_format_rejects_every_line(tmp_path: Path) -> None:
+    """A file no parser recognises has all its lines rejected, with the reason, not dropped."""
+    path = tmp_path / "prose.txt"
+    path.write_text("Once upon a time\nthere was a log\n")
+    (f,) = analyze([str(path)], AnalyzeOptions()).files
+    assert f.format is None
+    assert f.rejected == 2
+    assert f.reject_reasons == {UNKNOWN_FORMAT: 2}
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    """A binary input is reported as an error and the next input is still analysed."""
+    binary = tmp_path / "a.bin"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    good = tmp_path / "b.log"
+    good.write_bytes(gzip.compress(FW.encode()))
+    errors: list[str] = []
+    report = analyze([str(binary), str(good)], AnalyzeOptions(), on_error=errors.append)
+    assert report.files[0].error is not None and "binary" in report.files[0].error
+    assert report.files[1].events == 2
+    assert report.files[1].compression == "gzip"
+    assert len(errors) == 1
+
+
+def test_unknown_forced_format(tmp_path: Path) -> None:
+    """--format with a name vigil does not know is a usage error listing the known ones."""
+    with pytest.raises(UsageError, match=r"unknown format 'nope'; known formats: .*firewall"):
+        analyze([str(tmp_path)], AnalyzeOptions(format="nope"))
+
+
+def test_json_document_shape(tmp_path: Path) -> None:
+    """The JSON document has the promised keys per file and in total."""
+    path = tmp_path / "fw.log"
+    path.write_text(FW)
+    doc = analyze([str(path)], AnalyzeOptions()).to_json()
+    assert {"files", "events", "rejected", "lines"} <= doc.keys()
+    assert {"path", "format", "lines", "events", "rejected"} <= doc["files"][0].keys()
+    json.dumps(doc)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=2000), fmt=st.sampled_from([None, *sorted(PARSERS)]))
+def test_arbitrary_bytes_never_raise_and_every_line_is_accounted(
+    tmp_path: Path, data: bytes, fmt: str | None
+) -> None:
+    """Whatever the bytes and the format, analyze does not raise and loses no line."""
+    path = tmp_path / "fuzz.log"
+    path.write_bytes(data)
+    errors: list[str] = []
+    report = analyze(
+        [str(path)], AnalyzeOptions(format=fmt, block_bytes=256), on_error=errors.append
+    )
+    (f,) = report.files
+    assert f.error is not None or _accounted(f)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=st.lists(st.text(max_size=200), max_size=30), fmt=st.sampled_from(sorted(PARSERS)))
+def test_arbitrary_text_lines_are_accounted(tmp_path: Path, lines: list[str], fmt: str) -> None:
+    """Arbitrary unicode lines (no NUL) are each an event, a reject or a skip."""
+    text = "\n".join(line.replace("\x00", "") for line in lines)
+    path = tmp_path / "fuzz.log"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    (f,) = analyze([str(path)], AnalyzeOptions(format=fmt)).files
+    assert f.error is None
+    assert _accounted(f)

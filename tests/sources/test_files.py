@@ -1,0 +1,149 @@
+"""The chunked line reader: inputs, compression, decoding, binary refusal, overlong lines."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from vigil.errors import SourceError
+from vigil.sources.files import LineReader, expand_inputs
+
+
+def _read(path: Path, **kw: int) -> tuple[list[str], list[int], list[int], int]:
+    lines: list[str] = []
+    numbers: list[int] = []
+    overlong: list[int] = []
+    replaced = 0
+    with LineReader(str(path), **kw) as reader:
+        for chunk in reader.chunks():
+            frame = chunk.frame()
+            lines += frame["line"].to_list()
+            numbers += frame["log.file.line"].to_list()
+            overlong += list(chunk.overlong)
+            replaced += chunk.replaced
+    return lines, numbers, overlong, replaced
+
+
+class TestExpandInputs:
+    def test_directories_recurse_and_sort(self, tmp_path: Path) -> None:
+        """A directory expands to every file below it, sorted, hidden files left out."""
+        (tmp_path / "b").mkdir()
+        for name in ("b/z.log", "a.log", ".hidden"):
+            (tmp_path / name).write_text("x\n")
+        assert expand_inputs([str(tmp_path)]) == [
+            str(tmp_path / "a.log"),
+            str(tmp_path / "b/z.log"),
+        ]
+
+    def test_globs_stdin_and_duplicates(self, tmp_path: Path) -> None:
+        """Globs expand, `-` is stdin, and a file named twice is read once."""
+        (tmp_path / "x.log").write_text("x\n")
+        got = expand_inputs([str(tmp_path / "*.log"), "-", str(tmp_path / "x.log")])
+        assert got == [str(tmp_path / "x.log"), "-"]
+
+    def test_missing_path_is_named(self, tmp_path: Path) -> None:
+        """A path that names nothing is an error that names it."""
+        with pytest.raises(SourceError, match=r"no such file or directory: .*nope"):
+            expand_inputs([str(tmp_path / "nope")])
+
+    def test_glob_matching_nothing(self, tmp_path: Path) -> None:
+        """A glob that matches no file is an error."""
+        with pytest.raises(SourceError, match="no file matches"):
+            expand_inputs([str(tmp_path / "*.gz")])
+
+
+class TestLineReader:
+    def test_line_numbers_across_chunks(self, tmp_path: Path) -> None:
+        """Small blocks split the file into many chunks; line numbers stay exact."""
+        path = tmp_path / "a.log"
+        path.write_text("".join(f"line {i}\n" for i in range(1, 1001)))
+        lines, numbers, _, _ = _read(path, block_bytes=100)
+        assert lines == [f"line {i}" for i in range(1, 1001)]
+        assert numbers == list(range(1, 1001))
+
+    def test_crlf_and_missing_final_newline(self, tmp_path: Path) -> None:
+        """CRLF endings are stripped and a last line without newline is kept."""
+        path = tmp_path / "a.log"
+        path.write_bytes(b"one\r\ntwo\r\nthree")
+        assert _read(path)[0] == ["one", "two", "three"]
+
+    @pytest.mark.parametrize(
+        ("suffix", "compress"),
+        [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)],
+    )
+    def test_compressed_by_magic(self, tmp_path: Path, suffix: str, compress: object) -> None:
+        """Compressed files are recognised by their magic bytes, whatever their name."""
+        path = tmp_path / "rotated.1"
+        path.write_bytes(compress(b"a\nb\n"))  # type: ignore[operator]
+        with LineReader(str(path)) as reader:
+            assert reader.compression is not None
+            assert [c.lines.to_list() for c in reader.chunks()] == [["a", "b"]]
+
+    def test_truncated_gzip_is_a_clear_error(self, tmp_path: Path) -> None:
+        """A gzip file cut short fails with a message naming the file, not a traceback."""
+        path = tmp_path / "cut.gz"
+        data = "".join(f"{i * 7919 % 100003:08x}\n" for i in range(20000)).encode()
+        path.write_bytes(gzip.compress(data)[:5000])
+        with pytest.raises(SourceError, match=r"cut\.gz"), LineReader(str(path)) as reader:
+            list(reader.chunks())
+
+    def test_binary_refused(self, tmp_path: Path) -> None:
+        """A file with NUL bytes at its start is refused as binary."""
+        path = tmp_path / "a.bin"
+        path.write_bytes(b"\x7fELF\x00\x00\x01" + bytes(range(256)))
+        with pytest.raises(SourceError, match="looks binary"):
+            LineReader(str(path)).open()
+
+    def test_invalid_utf8_replaced_and_counted(self, tmp_path: Path) -> None:
+        """Undecodable bytes become U+FFFD and are counted; a real U+FFFD is not counted."""
+        path = tmp_path / "a.log"
+        path.write_bytes(b"ok \xef\xbf\xbd\nbad \xff\xfe here\n")
+        lines, _, _, replaced = _read(path)
+        assert lines == ["ok \ufffd", "bad \ufffd\ufffd here"]
+        assert replaced == 2
+
+    def test_overlong_line_flagged_and_cut(self, tmp_path: Path) -> None:
+        """A line over the limit is flagged with its number and cut; the next lines are intact."""
+        path = tmp_path / "a.log"
+        path.write_bytes(b"first\n" + b"A" * 50_000 + b"\nlast\n")
+        lines, numbers, overlong, _ = _read(path, block_bytes=4096, max_line_bytes=10_000)
+        assert overlong == [2]
+        assert numbers == [1, 2, 3]
+        assert lines[0] == "first" and lines[2] == "last"
+        assert len(lines[1]) <= 1024
+
+    def test_overlong_line_within_a_block(self, tmp_path: Path) -> None:
+        """An overlong line that fits inside one block is flagged too."""
+        path = tmp_path / "a.log"
+        path.write_bytes(b"first\n" + b"B" * 5_000 + b"\nlast\n")
+        lines, numbers, overlong, _ = _read(path, max_line_bytes=1_000)
+        assert overlong == [2]
+        assert numbers == [1, 2, 3]
+        assert lines[2] == "last"
+
+    def test_overlong_last_line_without_newline(self, tmp_path: Path) -> None:
+        """An overlong final line with no newline is flagged once and nothing after is invented."""
+        path = tmp_path / "a.log"
+        path.write_bytes(b"first\n" + b"C" * 30_000)
+        _, numbers, overlong, _ = _read(path, block_bytes=4096, max_line_bytes=10_000)
+        assert overlong == [2]
+        assert numbers == [1, 2]
+
+    def test_head_lines_do_not_consume(self, tmp_path: Path) -> None:
+        """Sniffing the first lines leaves them to be read as the first chunk."""
+        path = tmp_path / "a.log"
+        path.write_text("a\nb\nc\n")
+        with LineReader(str(path)) as reader:
+            assert reader.head_lines(2) == ["a", "b"]
+            assert pl.concat([c.lines for c in reader.chunks()]).to_list() == ["a", "b", "c"]
+
+    def test_empty_file(self, tmp_path: Path) -> None:
+        """An empty file yields no lines and no error."""
+        path = tmp_path / "empty.log"
+        path.write_bytes(b"")
+        assert _read(path)[0] == []
