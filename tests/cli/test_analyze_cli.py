@@ -116,3 +116,23 @@ def test_stdin_through_the_installed_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["files"][0]["path"] == "-"
     assert proc.stderr == b""
+
+
+def test_bad_config_exits_78_with_location(tmp_path: Path) -> None:
+    """An invalid vigil.yaml stops the command with exit 78 and the file:line of the problem."""
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("timezone: UTC\nbogus: 1\n")
+    result = runner.invoke(app, ["--config", str(cfg), "analyze", str(_fw(tmp_path))])
+    assert result.exit_code == ExitCode.CONFIG
+    assert result.stderr.strip().endswith("vigil.yaml:2:1)")
+
+
+def test_config_timezone_applies(tmp_path: Path) -> None:
+    """`timezone:` in vigil.yaml is the zone of timestamps without one, unless --tz is given."""
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("timezone: Asia/Tokyo\n")
+    fw = str(_fw(tmp_path))
+    result = runner.invoke(app, ["--config", str(cfg), "analyze", "--json", fw])
+    assert json.loads(result.stdout)["files"][0]["first_event"] == "2026-11-22T01:00:01Z"
+    result = runner.invoke(app, ["--config", str(cfg), "analyze", "--json", "--tz", "UTC", fw])
+    assert json.loads(result.stdout)["files"][0]["first_event"] == "2026-11-22T10:00:01Z"

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from vigil import __version__
 from vigil.cli.render import render_summary
+from vigil.config import DEFAULT_CONFIG_NAME, VigilConfig, load_config
 from vigil.errors import ExitCode, InputDataError, UsageError, VigilError
 from vigil.parsers.registry import PARSERS
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
@@ -45,7 +46,19 @@ PROGRESS_MIN_BYTES = 32 << 20
 @dataclass
 class GlobalOptions:
     debug: bool = False
-    state_dir: Path = Path("var")
+    state_dir_flag: Path | None = None
+    config_path: Path | None = None
+    _config: VigilConfig | None = None
+
+    @property
+    def config(self) -> VigilConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state_dir_flag or self.config.state_dir or Path("var")
 
 
 state = GlobalOptions()
@@ -84,15 +97,32 @@ def _version(value: bool) -> None:
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     state_dir: Annotated[
-        Path,
-        typer.Option("--state-dir", envvar="VIGIL_STATE_DIR", help="Where vigil keeps its state."),
-    ] = Path("var"),
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            envvar="VIGIL_STATE_DIR",
+            help="Where vigil keeps its state [default: var].",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="VIGIL_CONFIG",
+            help=f"Configuration file [default: ./{DEFAULT_CONFIG_NAME} if it exists].",
+        ),
+    ] = None,
     version: Annotated[  # noqa: ARG001 - handled by its eager callback
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     state.debug = debug
-    state.state_dir = state_dir
+    state.state_dir_flag = state_dir
+    if config is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        config = Path(DEFAULT_CONFIG_NAME)
+    state.config_path = config
+    state._config = None
 
 
 @app.command("analyze")
@@ -108,7 +138,12 @@ def analyze_cmd(
     year: Annotated[
         int | None, typer.Option("--year", help="Year of syslog timestamps that carry none.")
     ] = None,
-    tz: Annotated[str, typer.Option("--tz", help="Zone of timestamps that carry none.")] = "UTC",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz", help="Zone of timestamps that carry none [default: config, else UTC]."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document to stdout.")
     ] = False,
@@ -128,11 +163,17 @@ def analyze_cmd(
     ] = None,
 ) -> None:
     """Parse logs, summarise them, and (with --store) keep their events."""
+    config = state.config
+    tz = tz or config.timezone
     _check_tz(tz)
     if year is not None and not 1970 <= year <= 2200:
         raise UsageError(f"--year {year} is out of range (1970-2200)")
     options = AnalyzeOptions(
-        format=fmt, year=year, tz=tz, parser_options=_parser_options(mapping, parser_option)
+        format=fmt,
+        year=year,
+        tz=tz,
+        parser_options=_parser_options(mapping, parser_option),
+        format_options={name: s.as_options() for name, s in config.parsers.items()},
     )
     inputs = expand_inputs(paths)
     sinks: list[BatchSink] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -31,7 +31,10 @@ class AnalyzeOptions:
     format: str | None = None
     year: int | None = None
     tz: str = "UTC"
+    # Options for every parser (from the command line) ...
     parser_options: Mapping[str, str] = field(default_factory=dict)
+    # ... over options per format (from vigil.yaml `parsers:`).
+    format_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     block_bytes: int = DEFAULT_BLOCK_BYTES
     clock: Clock = field(default_factory=SystemClock)
 
@@ -89,13 +92,15 @@ def _analyze_file(
         year=options.year,
         tz=options.tz,
         now=options.clock.now(),
-        options=options.parser_options,
     )
     with LineReader(origin, block_bytes=options.block_bytes) as reader:
         fr.compression = reader.compression
         parser_cls = forced or sniff(reader.head_lines(SNIFF_LINES), ctx)
         fr.format = parser_cls.name if parser_cls else None
-        parser = parser_cls(ctx) if parser_cls else None
+        parser = None
+        if parser_cls is not None:
+            merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
+            parser = parser_cls(replace(ctx, options=merged))
         for chunk in reader.chunks():
             _consume_chunk(chunk, parser, fr, sinks, rejects)
             if progress is not None:

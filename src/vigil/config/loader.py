@@ -1,0 +1,87 @@
+"""Load `vigil.yaml`: YAML → pydantic, with every error located at file:line:column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from vigil.config.models import VigilConfig
+from vigil.errors import ConfigError, Location
+
+DEFAULT_CONFIG_NAME = "vigil.yaml"
+
+# (key path) → where that key's value stands in the file
+Marks = dict[tuple[str | int, ...], tuple[int, int]]
+
+
+def load_config(path: Path | None) -> VigilConfig:
+    """The configuration in `path`; no path → the built-in defaults."""
+    if path is None:
+        return VigilConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config: {e}", Location(str(path))) from e
+    data, marks = parse_yaml(text, str(path))
+    if data is None:
+        return VigilConfig()
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a mapping of settings", Location(str(path), 1, 1))
+    try:
+        return VigilConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        line, column = _nearest_mark(marks, loc)
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        message = f"{where}: {_message(err)}{more}"
+        raise ConfigError(message, Location(str(path), line, column)) from None
+
+
+def parse_yaml(text: str, origin: str) -> tuple[Any, Marks]:
+    """Parse YAML, keeping where each key's value stands (1-based line and column)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Location(origin, mark.line + 1, mark.column + 1) if mark else Location(origin)
+        raise ConfigError(f"invalid YAML: {e.problem or e}", loc) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", Location(origin)) from None
+    marks: Marks = {}
+    if node is not None:
+        _walk(node, (), marks)
+    return data, marks
+
+
+def _walk(node: yaml.Node, path: tuple[str | int, ...], marks: Marks) -> None:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key.start_mark)
+            _walk(value, (*path, name), marks)
+            # Errors about a setting point at its key, not at its value.
+            marks[(*path, name)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), marks)
+
+
+def _nearest_mark(marks: Marks, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in marks:
+            return marks[loc[:end]]
+    return None, None
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown setting"
+    if err["type"] == "missing":
+        return "required setting is missing"
+    return str(err["msg"]).removeprefix("Value error, ")
