@@ -62,3 +62,26 @@ def test_unreadable_file(tmp_path: Path) -> None:
     """A config path that cannot be read is a config error naming it."""
     with pytest.raises(ConfigError, match=r"cannot read config.*missing.yaml"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_suppressions_and_alert_settings(tmp_path: Path) -> None:
+    """Suppressions and alert settings load into their models."""
+    cfg = load_config(
+        _write(
+            tmp_path,
+            "alerts: {throttle: 30m}\n"
+            "suppressions:\n"
+            "  - rule: ssh_*\n"
+            "    match: {source.ip: 192.0.2.0/24}\n"
+            "    reason: our vulnerability scanner\n"
+            "    expires: 2027-01-01T00:00:00Z\n",
+        )
+    )
+    assert cfg.alerts.throttle.total_seconds() == 1800
+    assert cfg.suppressions[0].build().reason == "our vulnerability scanner"
+
+
+def test_suppression_without_reason_is_refused(tmp_path: Path) -> None:
+    """A suppression must say why; a missing reason names its list position and line."""
+    with pytest.raises(ConfigError, match=r"suppressions.0.reason: required .*vigil.yaml:2:5"):
+        load_config(_write(tmp_path, "suppressions:\n  - rule: x\n"))

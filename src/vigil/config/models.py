@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from vigil.alerts.gate import DEFAULT_THROTTLE
+from vigil.alerts.model import MAX_EVIDENCE
+from vigil.alerts.suppress import Suppression
+from vigil.config.durations import Duration
 
 
 class Strict(BaseModel):
@@ -24,10 +29,34 @@ class ParserSettings(Strict):
         return out
 
 
+class SuppressionSettings(Strict):
+    rule: str = Field(description="rule name or id; * and ? wildcards")
+    match: dict[str, str] = Field(
+        default_factory=dict, description="entity field → value, CIDR or glob; all must match"
+    )
+    reason: str = Field(min_length=1, description="why: shown wherever the suppression acts")
+    expires: AwareDatetime | None = Field(default=None, description="when it stops applying")
+
+    def build(self) -> Suppression:
+        return Suppression(
+            rule=self.rule, match=dict(self.match), reason=self.reason, expires=self.expires
+        )
+
+
+class AlertSettings(Strict):
+    throttle: Duration = Field(
+        default=DEFAULT_THROTTLE,
+        description="a repeat of rule + entity within this time of the last one is merged into it",
+    )
+    max_evidence: int = Field(default=MAX_EVIDENCE, ge=0, le=1000)
+
+
 class VigilConfig(Strict):
     state_dir: Path | None = Field(default=None, description="where vigil keeps its state")
     timezone: str = Field(default="UTC", description="zone of timestamps that carry none")
     parsers: dict[str, ParserSettings] = Field(default_factory=dict)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    suppressions: list[SuppressionSettings] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod

@@ -31,4 +31,27 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX run_inputs_run ON run_inputs(run_id)",
     ],
+    # 2: alerts, deduplicated by fingerprint (rule + entity): a repeat within the throttle
+    # window updates the stored alert instead of adding one.
+    [
+        """CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            rule_name TEXT NOT NULL,
+            title TEXT NOT NULL,
+            level TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            repeats INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX alerts_fingerprint ON alerts(fingerprint, last_seen)",
+        "CREATE INDEX alerts_rule ON alerts(rule_name, last_seen)",
+    ],
 ]

@@ -1,0 +1,75 @@
+"""The alerts table: insert new alerts, merge repeats, list recent ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from vigil.alerts.model import Alert
+from vigil.store.db import StateDB
+
+
+class AlertRepository:
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def latest(self, fingerprint: str) -> tuple[str, datetime] | None:
+        """(id, last_seen) of the newest stored alert with this fingerprint."""
+        row = self.db.conn.execute(
+            "SELECT id, last_seen FROM alerts WHERE fingerprint = ?"
+            " ORDER BY last_seen DESC LIMIT 1",
+            (fingerprint,),
+        ).fetchone()
+        return None if row is None else (row[0], datetime.fromisoformat(row[1]))
+
+    def insert(self, alert: Alert, now: datetime) -> None:
+        doc = alert.to_json()
+        stamp = now.isoformat()
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO alerts (id, fingerprint, rule_id, rule_name, title, level, tags,"
+                " entity, count, first_seen, last_seen, evidence, repeats, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (
+                    alert.id,
+                    alert.fingerprint,
+                    alert.rule_id,
+                    alert.rule_name,
+                    alert.title,
+                    alert.level,
+                    json.dumps(doc["tags"]),
+                    json.dumps(doc["entity"], default=str),
+                    alert.count,
+                    alert.first_seen.isoformat(),
+                    alert.last_seen.isoformat(),
+                    json.dumps(doc["evidence"], default=str),
+                    stamp,
+                    stamp,
+                ),
+            )
+
+    def merge(self, alert_id: str, repeat: Alert, now: datetime) -> None:
+        """Fold a repeat into a stored alert: add its count, extend last_seen."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE alerts SET count = count + ?, repeats = repeats + 1,"
+                " last_seen = MAX(last_seen, ?), updated_at = ? WHERE id = ?",
+                (repeat.count, repeat.last_seen.isoformat(), now.isoformat(), alert_id),
+            )
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.conn.execute(
+            "SELECT id, rule_name, rule_id, title, level, tags, entity, count, first_seen,"
+            " last_seen, repeats FROM alerts ORDER BY last_seen DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        keys = ("id", "rule_name", "rule_id", "title", "level", "tags", "entity", "count")
+        out = []
+        for row in rows:
+            item = dict(zip(keys, row[:8], strict=True))
+            item["tags"] = json.loads(item["tags"])
+            item["entity"] = json.loads(item["entity"])
+            item.update(first_seen=row[8], last_seen=row[9], repeats=row[10])
+            out.append(item)
+        return out
