@@ -1,0 +1,1 @@
+"""Evaluations of vigil over public labelled datasets (`make eval`, `python -m eval`)."""
