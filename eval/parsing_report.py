@@ -27,7 +27,7 @@ def render_dataset(console: Console, report: DatasetReport, *, verbose: bool = F
     if verbose:
         _inputs(console, report)
     _notes(console, report)
-    console.print(_dataset_line(report))
+    console.print(_dataset_line(report), soft_wrap=True)
 
 
 def render_summary(console: Console, reports: list[DatasetReport]) -> str:
@@ -61,7 +61,8 @@ def render_summary(console: Console, reports: list[DatasetReport]) -> str:
         parts.append(f"missing: {', '.join(missing)}")
     line = "; ".join(parts)
     console.rule("[bold]summary")
-    console.print(escape(line))
+    # Never wrapped, so CI logs can grep it.
+    console.print(escape(line), soft_wrap=True)
     return line
 
 
