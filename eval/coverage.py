@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 from eval.manifest import Manifest
 from eval.runner import Example, InputResult, evaluate_input
+
+EXAMPLES_PER_REASON = 3
 
 
 @dataclass
@@ -29,7 +32,9 @@ class ReasonStats:
     format: str
     reason: str
     count: int
-    example: Example
+    # Rejected lines from as many different inputs as possible: one reason can hide
+    # several causes, and different inputs tend to show them.
+    examples: list[Example]
 
 
 @dataclass
@@ -90,7 +95,7 @@ class DatasetReport:
 def measure(manifest: Manifest) -> DatasetReport:
     """Run every input of a manifest and gather the dataset's figures."""
     report = DatasetReport(manifest.dataset, manifest=manifest)
-    first_example: dict[tuple[str, str], Example] = {}
+    per_input: dict[tuple[str, str], list[list[Example]]] = {}
     reason_counts: Counter[tuple[str, str]] = Counter()
     for inp in manifest.inputs:
         result = evaluate_input(inp)
@@ -118,12 +123,18 @@ def measure(manifest: Manifest) -> DatasetReport:
             for reason, n in result.forced.rejected.items():
                 key = (inp.expected, reason)
                 reason_counts[key] += n
-                first_example.setdefault(key, result.forced.examples[reason])
+                per_input.setdefault(key, []).append(result.forced.examples[reason])
     report.reasons = [
-        ReasonStats(fmt, reason, n, first_example[(fmt, reason)])
+        ReasonStats(fmt, reason, n, _spread(per_input[(fmt, reason)]))
         for (fmt, reason), n in sorted(reason_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     return report
+
+
+def _spread(per_input: list[list[Example]]) -> list[Example]:
+    """Up to EXAMPLES_PER_REASON examples: the first of each input, then the seconds, ..."""
+    ordered = [e for rank in zip_longest(*per_input) for e in rank if e is not None]
+    return ordered[:EXAMPLES_PER_REASON]
 
 
 def share(part: int, whole: int) -> str:

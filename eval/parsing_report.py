@@ -102,11 +102,11 @@ def _reasons(console: Console, report: DatasetReport, *, verbose: bool) -> None:
     if len(shown) < len(report.reasons):
         title += f" (top {len(shown)} of {len(report.reasons)}; -v for all)"
     table = Table(title=title, title_justify="left", show_lines=True)
-    for name in ("format", "reason", "lines", "example"):
+    for name in ("format", "reason", "lines", "examples (first line of each input)"):
         table.add_column(name, justify="right" if name == "lines" else "left", overflow="fold")
     for r in shown:
-        example = f"{r.example.origin}\n{_cut(r.example.text)}"
-        table.add_row(r.format, escape(r.reason), f"{r.count:,}", escape(example))
+        examples = "\n".join(f"{e.origin}\n  {_cut(e.text)}" for e in r.examples)
+        table.add_row(r.format, escape(r.reason), f"{r.count:,}", escape(examples))
     console.print(table)
 
 
@@ -223,7 +223,7 @@ def to_json(reports: list[DatasetReport]) -> dict[str, Any]:
                     "format": x.format,
                     "reason": x.reason,
                     "lines": x.count,
-                    "example": {"origin": x.example.origin, "text": x.example.text},
+                    "examples": [{"origin": e.origin, "text": e.text} for e in x.examples],
                 }
                 for x in r.reasons
             ],

@@ -25,6 +25,7 @@ from vigil.sources.files import LineReader
 LINE_NO = "line_no"
 TEXT = "text"
 SCOPE = "scope"  # null: in scope; otherwise the reason the line is out of scope
+EXAMPLES = 3
 REJECT_SCHEMA = {"file": pl.String, "line": pl.UInt64, "reason": pl.String, TEXT: pl.String}
 
 
@@ -41,7 +42,8 @@ class Run:
     format: str | None
     # Rejected in-scope lines by reason, with the first example of each.
     rejected: Counter[str] = field(default_factory=Counter)
-    examples: dict[str, Example] = field(default_factory=dict)
+    # The first few rejected lines of each reason.
+    examples: dict[str, list[Example]] = field(default_factory=dict)
     # Out-of-scope lines this run did NOT reject (a parser took them as events), by reason.
     out_of_scope_taken: Counter[str] = field(default_factory=Counter)
     error: str | None = None
@@ -147,7 +149,7 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
         if in_scope.height:
             reason = f"input not read: {run.error}"
             run.rejected[reason] = in_scope.height
-            run.examples[reason] = _example(inp, in_scope.row(0, named=True))
+            run.examples[reason] = [_example(inp, in_scope.row(0, named=True))]
         return run
     rejects = (
         pl.read_ndjson(out.getvalue(), schema=REJECT_SCHEMA)
@@ -168,8 +170,8 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
     run.rejected.update(dict(rejected.get_column("reason").value_counts().rows()))
     # One example per reason: a loop over the few distinct reasons, not over lines.
     for reason in run.rejected:
-        first = rejected.filter(pl.col("reason") == reason).row(0, named=True)
-        run.examples[reason] = _example(inp, first)
+        first = rejected.filter(pl.col("reason") == reason).head(EXAMPLES)
+        run.examples[reason] = [_example(inp, row) for row in first.iter_rows(named=True)]
     taken = joined.filter(pl.col(SCOPE).is_not_null() & pl.col("reason").is_null())
     run.out_of_scope_taken.update(dict(taken.get_column(SCOPE).value_counts().rows()))
     return run

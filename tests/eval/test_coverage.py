@@ -17,8 +17,9 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_measure_sums_formats_and_reasons_over_inputs(tmp_path: Path) -> None:
-    """Figures add up per format; each reject reason keeps its count and first example."""
-    a = _write(tmp_path, "a.log", f"{GOOD}\n{BAD}\n")
+    """Figures add up per format; each reject reason keeps its count and examples taken
+    from as many inputs as possible."""
+    a = _write(tmp_path, "a.log", f"{GOOD}\n{BAD}\n{BAD}\n")
     b = _write(tmp_path, "b.log", f"{BAD}\n{GOOD}\n{GOOD}\n")
     c = _write(tmp_path, "c.log", "CEF:0|x|y|1|2|n|1|\n")
     manifest = Manifest(
@@ -32,12 +33,12 @@ def test_measure_sums_formats_and_reasons_over_inputs(tmp_path: Path) -> None:
     )
     report = measure(manifest)
     fw = report.formats["firewall"]
-    assert (fw.inputs, fw.lines, fw.parsed, fw.rejected) == (2, 5, 3, 2)
-    assert (report.in_scope, report.parsed, report.waiting, report.out_of_scope) == (5, 3, 2, 1)
+    assert (fw.inputs, fw.lines, fw.parsed, fw.rejected) == (2, 6, 3, 3)
+    assert (report.in_scope, report.parsed, report.waiting, report.out_of_scope) == (6, 3, 3, 1)
     assert report.formats["no-such-format"].parser_missing
     [reason] = report.reasons
-    assert (reason.format, reason.reason, reason.count) == ("firewall", "not a firewall record", 2)
-    assert reason.example.origin == "a.log:2"
+    assert (reason.format, reason.reason, reason.count) == ("firewall", "not a firewall record", 3)
+    assert [e.origin for e in reason.examples] == ["a.log:2", "b.log:1", "a.log:3"]
     assert report.scopes["no cef parser"].kinds == {"cef"}
     assert report.mismatches == []
 

@@ -35,7 +35,7 @@ def test_evaluate_input_counts_rejects_of_in_scope_lines_only(tmp_path: Path) ->
     assert dict(result.out_of_scope) == {"error lines": 1}
     assert result.forced is not None
     assert dict(result.forced.rejected) == {"not a firewall record": 1}
-    example = result.forced.examples["not a firewall record"]
+    [example] = result.forced.examples["not a firewall record"]
     assert (example.origin, example.text) == ("case/fw.log:3", BAD)
     assert sum(result.forced.out_of_scope_taken.values()) == 0
     assert result.auto is not None
