@@ -102,7 +102,7 @@ def _reasons(console: Console, report: DatasetReport, *, verbose: bool) -> None:
     if len(shown) < len(report.reasons):
         title += f" (top {len(shown)} of {len(report.reasons)}; -v for all)"
     table = Table(title=title, title_justify="left", show_lines=True)
-    for name in ("format", "reason", "lines", "examples (first line of each input)"):
+    for name in ("format", "reason", "lines", "examples"):
         table.add_column(name, justify="right" if name == "lines" else "left", overflow="fold")
     for r in shown:
         examples = "\n".join(f"{e.origin}\n  {_cut(e.text)}" for e in r.examples)
