@@ -1,0 +1,1 @@
+"""vigil benchmarks and the log generators they run on."""

@@ -1,0 +1,1 @@
+"""Deterministic, seeded generators of security logs with exact ground truth."""
