@@ -136,3 +136,18 @@ def test_config_timezone_applies(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["files"][0]["first_event"] == "2026-11-22T01:00:01Z"
     result = runner.invoke(app, ["--config", str(cfg), "analyze", "--json", "--tz", "UTC", fw])
     assert json.loads(result.stdout)["files"][0]["first_event"] == "2026-11-22T10:00:01Z"
+
+
+def test_suppressions_listed_with_state(tmp_path: Path) -> None:
+    """`vigil suppressions` lists each suppression of the config and whether it still applies."""
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(
+        "suppressions:\n"
+        "  - {rule: ssh_*, match: {source.ip: 192.0.2.0/24}, reason: scanner}\n"
+        "  - {rule: port_scan, reason: old, expires: 2020-01-01T00:00:00Z}\n"
+    )
+    result = runner.invoke(app, ["--config", str(cfg), "suppressions", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [(d["rule"], d["active"]) for d in doc] == [("ssh_*", True), ("port_scan", False)]
+    assert doc[0]["match"] == {"source.ip": "192.0.2.0/24"}

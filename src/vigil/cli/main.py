@@ -20,6 +20,7 @@ from rich.table import Table
 
 from vigil import __version__
 from vigil.cli.render import render_summary
+from vigil.clock import SystemClock
 from vigil.config import DEFAULT_CONFIG_NAME, VigilConfig, load_config
 from vigil.errors import ExitCode, InputDataError, UsageError, VigilError
 from vigil.parsers.registry import PARSERS
@@ -211,6 +212,43 @@ def formats() -> None:
     table.add_column("what it reads")
     for name, cls in sorted(PARSERS.items()):
         table.add_row(name, cls.summary)
+    Console().print(table)
+
+
+@app.command()
+@handles_errors
+def suppressions(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the suppressions of vigil.yaml, and whether each still applies."""
+    now = SystemClock().now()
+    items = [s.build() for s in state.config.suppressions]
+    if as_json:
+        doc = [
+            {
+                "rule": s.rule,
+                "match": s.match,
+                "reason": s.reason,
+                "expires": s.expires.isoformat() if s.expires else None,
+                "active": s.active(now),
+            }
+            for s in items
+        ]
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    table = Table(
+        title=f"Suppressions ({state.config_path or 'no config file'})", title_justify="left"
+    )
+    for col in ("rule", "match", "reason", "expires", "state"):
+        table.add_column(col, overflow="fold")
+    for s in items:
+        table.add_row(
+            s.rule,
+            ", ".join(f"{k}={v}" for k, v in s.match.items()) or "any",
+            s.reason,
+            s.expires.isoformat() if s.expires else "never",
+            "active" if s.active(now) else "[dim]expired[/]",
+        )
     Console().print(table)
 
 
