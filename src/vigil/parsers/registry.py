@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from vigil.errors import UsageError
+from vigil.parsers.apache import ApacheParser
 from vigil.parsers.base import LineParser
 from vigil.parsers.firewall import FirewallParser
 
-PARSERS: dict[str, type[LineParser]] = {cls.name: cls for cls in (FirewallParser,)}
+PARSERS: dict[str, type[LineParser]] = {cls.name: cls for cls in (FirewallParser, ApacheParser)}
 
 
 def get_parser(name: str) -> type[LineParser]:
