@@ -1,0 +1,256 @@
+"""One correlation rule's live state: the rows still inside a window, and its episodes.
+
+`RuleState.ingest` merges a batch's rows into the carried rows of the same keys, sorts
+them by (key, time), measures every row's window (see `windows`), splits each key's rows
+into episodes and decides which episodes fire. `advance` moves event time forward:
+episodes that can no longer change are settled and their rows dropped. Per-row flags
+(`_done`, `_peak`, `_peak_at`) are spread over every row of an episode, so whichever of
+its rows survive expiry still carry what the episode has already decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from vigil.alerts.model import Alert
+from vigil.detect.correlation import rows as R
+from vigil.detect.correlation.evidence import Window, alerts_for
+from vigil.detect.correlation.spec import CorrelationKind, CorrelationSpec
+from vigil.detect.correlation.windows import (
+    I64,
+    NONE,
+    distinct_in_window,
+    distinct_upper_bound,
+    offset_times,
+    ordered_in_window,
+    segment_starts,
+    window_bounds,
+    window_sum,
+)
+
+_MAX = np.iinfo(np.int64).max
+_US = timedelta(microseconds=1)
+
+
+@dataclass
+class RuleCounters:
+    late: int = 0  # rows older than the allowed lateness: ignored
+    unplaced: int = 0  # rows without a time, group-by value or counted value: ignored
+    alerts: int = 0
+
+
+@dataclass
+class RuleState:
+    spec: CorrelationSpec
+    lateness: int  # microseconds
+    max_evidence: int
+    carry: pl.DataFrame = field(init=False)
+    # Rows older than this are gone: a window reaching before it is incomplete.
+    cutoff: int = field(init=False, default=NONE)
+    # Deferred rules: the alert each open episode would raise for its current peak.
+    pending: dict[tuple[object, ...], Alert] = field(init=False, default_factory=dict)
+    counters: RuleCounters = field(init=False, default_factory=RuleCounters)
+    span: int = field(init=False)  # the timespan in microseconds
+    keys: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.carry = R.empty(self.spec)
+        self.span = self.spec.timespan // _US
+        self.keys = R.key_columns(self.spec)
+
+    @property
+    def live_keys(self) -> int:
+        return self.carry.select(self.keys).n_unique() if self.carry.height else 0
+
+    def ingest(self, rows: pl.DataFrame, before: int | None, after: int) -> list[Alert]:
+        """Merge new rows (event time was `before`, is now `after`); alerts that fire."""
+        if before is not None and rows.height:
+            fresh = rows.filter(pl.col(R.TS) >= before - self.lateness)
+            self.counters.late += rows.height - fresh.height
+            rows = fresh
+        fired: list[Alert] = []
+        if rows.height:
+            if self.carry.height:
+                touched = rows.select(R.H).unique()
+                block = self.carry.join(touched, on=R.H, how="semi")
+                rest = self.carry.join(touched, on=R.H, how="anti")
+                block = pl.concat([block, rows], how="vertical")
+            else:
+                block, rest = rows, self.carry
+            block, fired = self._evaluate(block)
+            self.carry = pl.concat([rest, block], how="vertical") if rest.height else block
+        fired.extend(self.advance(after))
+        self.counters.alerts += len(fired)
+        return fired
+
+    def advance(self, now: int) -> list[Alert]:
+        """Event time reached `now`: settle episodes that cannot grow, drop their rows."""
+        cutoff = max(self.cutoff, now - self.lateness - self.span)
+        if cutoff == self.cutoff:
+            return []
+        self.cutoff = cutoff
+        expiring = pl.col(R.TS) < cutoff
+        if not self.carry.height or not self.carry.select(expiring.any()).item():
+            return []
+        kept = self.carry.filter(~expiring)
+        alerts = self._settle(self.carry.filter(expiring), kept) if self.spec.deferred else []
+        self.carry = kept
+        return alerts
+
+    def _settle(self, gone: pl.DataFrame, kept: pl.DataFrame) -> list[Alert]:
+        # An episode is over when none of its rows is kept; rows of one episode share
+        # (key, _peak_at), and two episodes of a key never do.
+        ident = [*self.keys, R.PEAK_AT]
+        closed = gone.unique(ident).join(kept.select(ident).unique(), on=ident, how="anti")
+        alerts: list[Alert] = []
+        peaks = closed[R.PEAK].to_numpy()
+        wins = self.spec.holds(peaks) & ~closed[R.DONE].to_numpy()
+        for row, win in zip(closed.select(ident).iter_rows(), wins, strict=True):
+            alert = self.pending.pop(row, None)
+            if win and alert is not None:
+                alerts.append(alert)
+        if self.pending:
+            live = kept.filter(~pl.col(R.DONE)).select(ident).unique()
+            wanted = set(live.iter_rows())
+            self.pending = {k: v for k, v in self.pending.items() if k in wanted}
+        return alerts
+
+    def _evaluate(self, block: pl.DataFrame) -> tuple[pl.DataFrame, list[Alert]]:
+        block = _sorted(block, R.group_columns(self.spec))
+        spec, span = self.spec, self.span
+        ts = block[R.TS].to_numpy()
+        n = ts.size
+        new_key = np.ones(n, dtype=np.bool_)
+        new_key[1:] = block[R.H].to_numpy()[1:] != block[R.H].to_numpy()[:-1]
+        new_key |= _group_change(block, R.group_columns(spec))
+        starts = segment_starts(new_key)
+        seg = np.cumsum(new_key) - 1
+        adj = np.empty(n, dtype=np.int64)
+        wstart = np.empty(n, dtype=np.int64)
+        wend = np.empty(n, dtype=np.int64)
+        for lo, hi, shifted in offset_times(starts, ts, span):
+            adj[lo:hi] = shifted
+            a, b = window_bounds(shifted, span)
+            wstart[lo:hi], wend[lo:hi] = a + lo, b + lo
+        weight = window_sum(block[R.W].to_numpy(), wstart, wend)
+        measure, previous = self._measure(block, seg, adj, weight, starts.size)
+
+        # Episodes: a key's rows with no gap longer than the timespan between them.
+        opens = new_key.copy()
+        opens[1:] |= (ts[1:] - ts[:-1]) > span
+        ep_starts = np.flatnonzero(opens)
+        eid = np.cumsum(opens) - 1
+        done = np.logical_or.reduceat(block[R.DONE].to_numpy(), ep_starts)
+        # A window is complete when none of its rows can have been dropped already.
+        complete = ts >= self.cutoff + span if self.cutoff != NONE else np.ones(n, np.bool_)
+
+        win = Window(block, ts, adj, wstart, wend, weight, previous, span)
+        alerts: list[Alert] = []
+        updates: dict[str, I64] = {}
+        if not spec.deferred:
+            ok = spec.holds(measure) & complete & ~done[eid]
+            hits = np.flatnonzero(ok)
+            first = hits[np.unique(eid[hits], return_index=True)[1]]
+            done[eid[first]] = True
+            alerts = alerts_for(spec, win, first, self.max_evidence)
+        else:
+            updates = self._peaks(block, win, measure, complete, eid, ep_starts, done)
+        block = block.with_columns(
+            pl.Series(R.DONE, done[eid]), *(pl.Series(k, v) for k, v in updates.items())
+        )
+        return block, alerts
+
+    def _measure(
+        self, block: pl.DataFrame, seg: I64, adj: I64, weight: I64, segments: int
+    ) -> tuple[I64, I64 | None]:
+        kind, span = self.spec.kind, self.span
+        if kind is CorrelationKind.EVENT_COUNT:
+            return weight, None
+        if kind is CorrelationKind.TEMPORAL_ORDERED:
+            refs = [r.reference for r in self.spec.rules]
+            strict = [k > 0 and refs[k] == refs[k - 1] for k in range(len(refs))]
+            code = block[R.V].to_numpy()
+            measure = ordered_in_window(adj, code, strict, span)
+            return measure, distinct_in_window(adj, seg, code, span)[1]
+        code = _codes(block[R.V]) if kind is CorrelationKind.VALUE_COUNT else block[R.V].to_numpy()
+        need = self.spec.min_required
+        if kind is CorrelationKind.VALUE_COUNT and need > 1:
+            # Two stages: a tumbling-bucket ceiling rules out most keys cheaply; only the
+            # keys that could reach the threshold get the exact sliding count.
+            ts = block[R.TS].to_numpy()
+            ceiling = distinct_upper_bound(seg, ts, code, span, segments)
+            keep = ceiling[seg] >= need
+            measure = np.zeros(seg.size, dtype=np.int64)
+            previous = np.full(seg.size, NONE, dtype=np.int64)
+            if keep.any():
+                m, p = distinct_in_window(adj[keep], seg[keep], code[keep], span)
+                measure[keep], previous[keep] = m, p
+            return measure, previous
+        return distinct_in_window(adj, seg, code, span)
+
+    def _peaks(
+        self,
+        block: pl.DataFrame,
+        win: Window,
+        measure: I64,
+        complete: np.ndarray,
+        eid: I64,
+        ep_starts: I64,
+        done: np.ndarray,
+    ) -> dict[str, I64]:
+        """Deferred rules: carry each episode's peak window; keep its alert ready."""
+        ts = win.ts
+        val = np.where(complete, measure, -1)
+        peak, peak_at = block[R.PEAK].to_numpy(), block[R.PEAK_AT].to_numpy()
+        better = (val > peak) | ((val == peak) & (ts < peak_at))
+        val, at = np.where(better, val, peak), np.where(better, ts, peak_at)
+        best = np.maximum.reduceat(val, ep_starts)
+        best_at = np.minimum.reduceat(np.where(val == best[eid], at, _MAX), ep_starts)
+        done |= self.spec.beyond_upper(best)
+        candidate = self.spec.holds(best) & ~done
+        if candidate.any():
+            rows = np.flatnonzero(candidate[eid] & (ts == best_at[eid]))
+            rows = rows[np.unique(eid[rows], return_index=True)[1]]
+            groups = block.select(self.keys)
+            idents = [(*groups.row(int(i)), int(ts[i])) for i in rows]
+            new = [k for k, ident in enumerate(idents) if ident not in self.pending]
+            ready = alerts_for(self.spec, win, rows[new], self.max_evidence)
+            self.pending.update(zip((idents[k] for k in new), ready, strict=True))
+        return {R.PEAK: best[eid], R.PEAK_AT: best_at[eid]}
+
+
+def _sorted(block: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
+    """Rows by (key, time). The key hash sorts fast; a collision falls back to the values."""
+    out = block.sort(R.H, R.TS)
+    if groups and _group_change(out, groups)[1:].sum() != _hash_change(out):
+        out = block.sort(*groups, R.TS)
+    return out
+
+
+def _hash_change(block: pl.DataFrame) -> int:
+    h = block[R.H].to_numpy()
+    return int((h[1:] != h[:-1]).sum())
+
+
+def _group_change(block: pl.DataFrame, groups: list[str]) -> np.ndarray:
+    n = block.height
+    change = np.zeros(n, dtype=np.bool_)
+    if n < 2 or not groups:
+        return change
+    flags = block.select(
+        pl.any_horizontal(pl.col(g).ne_missing(pl.col(g).shift(1)) for g in groups)
+    ).to_series()
+    change[1:] = flags.to_numpy()[1:]
+    return change
+
+
+def _codes(values: pl.Series) -> I64:
+    """Integer codes for counted values, equal exactly when the values are equal."""
+    hashed = values.hash(seed=0)
+    if hashed.n_unique() == values.n_unique():
+        return hashed.to_numpy().view(np.int64)
+    return values.rank("dense").cast(pl.Int64).to_numpy()
