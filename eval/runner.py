@@ -26,6 +26,7 @@ LINE_NO = "line_no"
 TEXT = "text"
 SCOPE = "scope"  # null: in scope; otherwise the reason the line is out of scope
 EXAMPLES = 3
+ERROR_CHARS = 160
 REJECT_SCHEMA = {"file": pl.String, "line": pl.UInt64, "reason": pl.String, TEXT: pl.String}
 
 
@@ -141,16 +142,17 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
     """One pipeline pass; `lines` are the input's non-blank lines with their scope, out of
     `total` lines in the file."""
     out = io.BytesIO()
-    report = analyze([str(inp.path)], AnalyzeOptions(format=fmt), rejects=RejectWriter(out))
+    try:
+        report = analyze([str(inp.path)], AnalyzeOptions(format=fmt), rejects=RejectWriter(out))
+    except Exception as e:
+        # A parser that raises is a finding about that parser, not the end of the eval.
+        message = (str(e).splitlines() or [""])[0]
+        error = f"the pipeline raised {type(e).__name__}: {_cut(message, ERROR_CHARS)}"
+        return _all_lost(inp, lines, Run(fmt, error=error), f"pipeline raised {type(e).__name__}")
     file_report = report.files[0]
     run = Run(format=file_report.format, error=file_report.error)
     if run.error is not None:
-        in_scope = lines.filter(pl.col(SCOPE).is_null())
-        if in_scope.height:
-            reason = f"input not read: {run.error}"
-            run.rejected[reason] = in_scope.height
-            run.examples[reason] = [_example(inp, in_scope.row(0, named=True))]
-        return run
+        return _all_lost(inp, lines, run, f"input not read: {run.error}")
     rejects = (
         pl.read_ndjson(out.getvalue(), schema=REJECT_SCHEMA)
         if out.tell()
@@ -177,7 +179,20 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
     return run
 
 
+def _all_lost(inp: Input, lines: pl.DataFrame, run: Run, reason: str) -> Run:
+    """Count every in-scope line as rejected for `reason` (the run produced nothing)."""
+    in_scope = lines.filter(pl.col(SCOPE).is_null())
+    if in_scope.height:
+        run.rejected[reason] = in_scope.height
+        run.examples[reason] = [_example(inp, in_scope.row(0, named=True))]
+    return run
+
+
 def _example(inp: Input, row: dict[str, object]) -> Example:
     line_no = row[LINE_NO]
     assert isinstance(line_no, int)
     return Example(inp.origin_of(line_no), str(row[TEXT]))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+import pytest
 from eval.manifest import Input, LineRule, in_scope, out_of_scope
 from eval.runner import SCOPE, classify_lines, evaluate_input
+
+from vigil.parsers.base import ParseResult
+from vigil.parsers.firewall import FirewallParser
 
 GOOD = "2026-11-22 10:00:01 | 203.0.113.7 | 198.51.100.10 | TCP | DENY | 51515 | 22"
 GOOD2 = "2026-11-22 10:00:02 | 203.0.113.8 | 198.51.100.10 | UDP | ALLOW | 5353 | 53"
@@ -79,3 +84,19 @@ def test_unreadable_input_is_an_error_not_a_crash(tmp_path: Path) -> None:
     result = evaluate_input(in_scope("d", path, "fw.log", "kind", "firewall"))
     assert result.error is not None
     assert "looks binary" in result.error
+
+
+def test_a_parser_that_raises_is_counted_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception inside the pipeline loses the input's lines under its own reason."""
+
+    def explode(self: FirewallParser, frame: pl.DataFrame) -> ParseResult:
+        raise ValueError("boom\nsecond line of the message")
+
+    monkeypatch.setattr(FirewallParser, "parse", explode)
+    result = evaluate_input(_input(tmp_path, f"{GOOD}\n{GOOD2}\n"))
+    assert result.forced is not None
+    assert result.forced.error == "the pipeline raised ValueError: boom"
+    assert dict(result.forced.rejected) == {"pipeline raised ValueError": 2}
+    assert result.parsed == 0
