@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.manifest import APACHE_ERROR_LOG, NGINX_ERROR_LOG, PANOS_CSV, Input, Manifest
+from eval.manifest import APACHE_ERROR_LOG, NGINX_ERROR_LOG, PANOS_CSV, Input, LineRule, Manifest
 
 DATASET = "wazuh_ruleset_tests"
 
@@ -51,6 +51,17 @@ OUT_OF_SCOPE: dict[str, str] = {
     "vsftpd": "vsftpd's own log file format (not syslog): no vigil parser",
     "web-accesslog-iis-default": "IIS W3C extended log: no vigil parser",
     "web-accesslog-iis6": "IIS W3C extended log: no vigil parser",
+}
+
+# Lines of another format under an in-scope decoder.
+LINE_RULES: dict[str, tuple[LineRule, ...]] = {
+    "proftpd": (
+        LineRule(
+            r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ",
+            "ProFTPD's own SystemLog file format (`2015-04-16 21:51:02,805 host proftpd[pid]`), "
+            "not syslog: no vigil parser",
+        ),
+    ),
 }
 
 _SECTION = re.compile(r"^\[(?P<name>.*)\]\s*$")
@@ -141,8 +152,9 @@ def wazuh_ruleset_tests(root: Path, workdir: Path) -> Manifest:
                 decoder, f"Wazuh decoder {decoder!r}: unclassified, no vigil parser"
             )
             expected = None
+        rules = LINE_RULES.get(decoder, ()) if expected is not None else ()
         manifest.inputs.append(
-            Input(DATASET, path, label, decoder, expected, reason, origins=origins)
+            Input(DATASET, path, label, decoder, expected, reason, rules, origins)
         )
     return manifest
 

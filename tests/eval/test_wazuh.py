@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.runner import SCOPE, classify_lines
 from eval.wazuh import read_test_file, wazuh_ruleset_tests
 
 SSHD_INI = """\
@@ -63,3 +64,19 @@ def test_wazuh_manifest_writes_one_input_per_decoder(tmp_path: Path) -> None:
     assert by_kind[""].expected == "syslog"
     assert by_kind["cisco-asa"].expected is None
     assert "Cisco ASA" in (by_kind["cisco-asa"].out_of_scope or "")
+
+
+def test_wazuh_manifest_sets_apart_proftpd_own_log_lines(tmp_path: Path) -> None:
+    """ProFTPD's SystemLog lines under the proftpd decoder are out of scope, syslog lines not."""
+    root = tmp_path / "wazuh"
+    root.mkdir()
+    (root / "proftpd.ini").write_text(
+        "[a]\n"
+        "log 1 pass = Jan 04 22:51:57 ftp proftpd[2344]: refused connect from 192.0.2.1\n"
+        "log 2 pass = 2015-04-16 21:51:02,805 ftp proftpd[26189] ftp (192.0.2.1[192.0.2.1]): x\n"
+        "decoder = proftpd\n"
+    )
+    [proftpd] = wazuh_ruleset_tests(root, tmp_path / "work").inputs
+    scopes = classify_lines(proftpd).get_column(SCOPE).to_list()
+    assert scopes[0] is None
+    assert "ProFTPD's own SystemLog" in scopes[1]
