@@ -1,0 +1,1 @@
+"""Detectors: Batch in, Alerts out (Sigma rules, correlations, intel, anomalies)."""

@@ -1,0 +1,306 @@
+"""Sigma rule → a condition tree over vigil's columns → one polars expression.
+
+`compile_rule` does every check once: the logsource must be one vigil parses, every
+field must map to a vigil column, every value must be one vigil can evaluate (a regex
+Rust's engine runs, no unresolved placeholder). The result is either a `CompiledRule`
+or an `Unsupported` with the reason; nothing is dropped or half-evaluated.
+
+A `CompiledRule` keeps the checked tree and lowers it to a `pl.Expr` for a batch
+schema (`expr(schema)`): whether a field is numeric or text, a list, or absent from the
+batch is only known then, and decides the test (see `modifiers`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import polars as pl
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+from sigma.types import SigmaExpansion, SigmaFieldReference
+
+from vigil.detect.sigma.mapping import Logsource, Schema, column, find_logsource
+from vigil.detect.sigma.modifiers import (
+    CidrMatch,
+    Column,
+    FieldRefMatch,
+    Matcher,
+    StringKind,
+    StringMatch,
+    UnsupportedValue,
+    field_test,
+    keyword_matcher,
+    value_matcher,
+)
+from vigil.schema.fields import F
+
+# The column keyword (field-less) searches look in.
+KEYWORD_FIELD = F.MESSAGE
+# Rule-level options live under this top-level key of a rule (pySigma keeps unknown
+# top-level keys in rule.custom_attributes):  vigil: {entity: [source.ip, destination.ip]}
+OPTIONS_KEY = "vigil"
+_OPTIONS = frozenset({"entity"})
+
+
+@dataclass(frozen=True)
+class FieldTest:
+    field: str
+    matcher: Matcher
+
+
+@dataclass(frozen=True)
+class AllOf:
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Negation:
+    arg: Node
+
+
+Node = FieldTest | AllOf | AnyOf | Negation
+
+
+def lower(node: Node, schema: Schema) -> pl.Expr:
+    """The node as a boolean expression that is never null (Sigma's two-valued logic)."""
+    match node:
+        case FieldTest(field, matcher):
+            expr, dtype = column(schema, field)
+            return field_test(matcher, Column(expr, dtype, schema)).fill_null(False)
+        case AllOf(args):
+            return pl.all_horizontal([lower(a, schema) for a in args])
+        case AnyOf(args):
+            return pl.any_horizontal([lower(a, schema) for a in args])
+        case Negation(arg):
+            return ~lower(arg, schema)
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+def fields_of(node: Node) -> frozenset[str]:
+    match node:
+        case FieldTest(field, FieldRefMatch(other=other)):
+            return frozenset({field, other})
+        case FieldTest(field, _):
+            return frozenset({field})
+        case AllOf(args) | AnyOf(args):
+            return frozenset().union(*(fields_of(a) for a in args))
+        case Negation(arg):
+            return fields_of(arg)
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    rule: SigmaRule
+    key: str
+    name: str
+    logsource: Logsource
+    condition: Node
+    # Columns that identify what an alert is about; None = the detector's default.
+    entity: tuple[str, ...] | None = None
+
+    @property
+    def title(self) -> str:
+        return self.rule.title
+
+    @property
+    def level(self) -> str:
+        return str(self.rule.level) if self.rule.level is not None else "medium"
+
+    @property
+    def author(self) -> str | None:
+        return self.rule.author
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(str(t) for t in self.rule.tags)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return fields_of(self.condition)
+
+    def expr(self, schema: Schema) -> pl.Expr:
+        """The rule's condition on a batch of this schema, rows of its logsource or not."""
+        return lower(self.condition, schema)
+
+
+@dataclass(frozen=True, eq=False)
+class Unsupported:
+    rule: SigmaRule
+    reason: str
+
+    @property
+    def title(self) -> str:
+        return self.rule.title
+
+    @property
+    def path(self) -> str | None:
+        return str(self.rule.source.path) if self.rule.source is not None else None
+
+    def __str__(self) -> str:
+        where = f" ({self.path})" if self.path else ""
+        return f"{self.rule.title}{where}: {self.reason}"
+
+
+def rule_key(rule: Any) -> str:
+    """How rules are told apart (and referenced by correlations): id, else name, else title."""
+    if rule.id is not None:
+        return str(rule.id)
+    return str(rule.name) if rule.name else str(rule.title)
+
+
+def rule_name(rule: Any) -> str:
+    """A short stable name: the rule's `name`, else its file's stem, else its title slug."""
+    if rule.name:
+        return str(rule.name)
+    if rule.source is not None and rule.source.path is not None:
+        return str(rule.source.path.stem)
+    return re.sub(r"[^a-z0-9]+", "_", str(rule.title).lower()).strip("_") or rule_key(rule)
+
+
+def compile_rule(rule: SigmaRule) -> CompiledRule | Unsupported:
+    """Compile one rule's detection, or say why vigil cannot evaluate it."""
+    if rule.errors:
+        return Unsupported(rule, f"rule has errors: {rule.errors[0]}")
+    ls = rule.logsource
+    logsource = find_logsource(ls.product, ls.category, ls.service)
+    if logsource is None:
+        return Unsupported(rule, f"no vigil parser produces logsource {_describe(ls)}")
+    try:
+        entity = _entity_option(rule, logsource)
+        trees = [_node(c.parsed, logsource) for c in rule.detection.parsed_condition]
+    except (UnsupportedValue, SigmaError) as e:
+        return Unsupported(rule, str(e))
+    condition = trees[0] if len(trees) == 1 else AnyOf(tuple(trees))
+    return CompiledRule(rule, rule_key(rule), rule_name(rule), logsource, condition, entity)
+
+
+def compile_rules(rules: Iterable[SigmaRule]) -> tuple[list[CompiledRule], list[Unsupported]]:
+    compiled: list[CompiledRule] = []
+    unsupported: list[Unsupported] = []
+    for rule in rules:
+        result = compile_rule(rule)
+        if isinstance(result, CompiledRule):
+            compiled.append(result)
+        else:
+            unsupported.append(result)
+    return compiled, unsupported
+
+
+def _describe(ls: Any) -> str:
+    keys = ("product", "category", "service")
+    given = [f"{k}={getattr(ls, k)}" for k in keys if getattr(ls, k) is not None]
+    return " ".join(given) if given else "(empty)"
+
+
+def _entity_option(rule: SigmaRule, logsource: Logsource) -> tuple[str, ...] | None:
+    options = rule.custom_attributes.get(OPTIONS_KEY)
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise UnsupportedValue(f"'{OPTIONS_KEY}:' must be a mapping of options")
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise UnsupportedValue(f"unknown '{OPTIONS_KEY}:' option(s): {', '.join(unknown)}")
+    entity = options.get("entity")
+    if entity is None:
+        return None
+    names = [entity] if isinstance(entity, str) else entity
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise UnsupportedValue(f"'{OPTIONS_KEY}: entity' must be a field name or a list of them")
+    return tuple(_map_field(n, logsource) for n in names)
+
+
+def _map_field(name: str, logsource: Logsource) -> str:
+    mapped = logsource.field(name)
+    if mapped is None:
+        raise UnsupportedValue(f"field {name!r} has no vigil column for logsource {logsource.name}")
+    return mapped
+
+
+def _node(cond: object, logsource: Logsource) -> Node:
+    match cond:
+        case ConditionAND():
+            return _flatten(AllOf, [_node(a, logsource) for a in cond.args])
+        case ConditionOR():
+            return _merge_or(_flatten(AnyOf, [_node(a, logsource) for a in cond.args]))
+        case ConditionNOT():
+            return Negation(_node(cond.args[0], logsource))
+        case ConditionFieldEqualsValueExpression():
+            return _field_test(_map_field(cond.field, logsource), cond.value, logsource)
+        case ConditionValueExpression():
+            return _keyword_test(cond.value)
+    raise UnsupportedValue(f"condition element {type(cond).__name__} is not supported")
+
+
+def _field_test(field: str, value: object, logsource: Logsource) -> Node:
+    if isinstance(value, SigmaExpansion):
+        # base64offset / windash alternatives: OR-linked whatever links the value list.
+        return _merge_or(AnyOf(tuple(_field_test(field, v, logsource) for v in value.values)))
+    if isinstance(value, SigmaFieldReference):
+        other = _map_field(value.field, logsource)
+        return FieldTest(field, FieldRefMatch(other, value.starts_with, value.ends_with))
+    return FieldTest(field, value_matcher(value))
+
+
+def _keyword_test(value: object) -> Node:
+    if isinstance(value, SigmaExpansion):
+        return _merge_or(AnyOf(tuple(_keyword_test(v) for v in value.values)))
+    return FieldTest(KEYWORD_FIELD, keyword_matcher(value))
+
+
+def _flatten(kind: type[AllOf] | type[AnyOf], args: Sequence[Node]) -> Node:
+    flat: list[Node] = []
+    for a in args:
+        flat.extend(a.args if isinstance(a, kind) else (a,))
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def _merge_or(node: Node) -> Node:
+    """Fold OR-ed tests of one kind on one field into one test: a value list becomes one
+    `is_in`, one Aho-Corasick `contains_any`, one regex alternation, or one CIDR regex
+    over the address parsed once."""
+    if not isinstance(node, AnyOf):
+        return node
+    groups: dict[tuple[str, str, bool], list[Any]] = {}
+    out: list[Node | tuple[str, str, bool]] = []
+    for a in node.args:
+        key: tuple[str, str, bool] | None = None
+        values: tuple[Any, ...] = ()
+        if isinstance(a, FieldTest) and isinstance(a.matcher, StringMatch):
+            if a.matcher.kind != "any":
+                key = (a.field, a.matcher.kind, a.matcher.cased)
+                values = a.matcher.values
+        elif isinstance(a, FieldTest) and isinstance(a.matcher, CidrMatch):
+            key, values = (a.field, "cidr", False), a.matcher.networks
+        if key is None:
+            out.append(a)
+            continue
+        if key not in groups:
+            groups[key] = []
+            out.append(key)
+        groups[key].extend(v for v in values if v not in groups[key])
+    nodes = [item if not isinstance(item, tuple) else _merged(item, groups[item]) for item in out]
+    return nodes[0] if len(nodes) == 1 else AnyOf(tuple(nodes))
+
+
+def _merged(key: tuple[str, str, bool], values: list[Any]) -> FieldTest:
+    field, kind, cased = key
+    if kind == "cidr":
+        return FieldTest(field, CidrMatch(tuple(values)))
+    return FieldTest(field, StringMatch(cast(StringKind, kind), tuple(values), cased))

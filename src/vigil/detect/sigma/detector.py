@@ -1,0 +1,230 @@
+"""The per-batch Sigma detector: compiled rules in, Alerts (and matching rows) out.
+
+Rules are grouped by logsource. Per batch, each group filters the batch once (its
+logsource's rows) and evaluates all its rules' expressions in one lazy `with_columns`,
+so polars shares common sub-expressions (one lower-casing of `message` for every rule
+that reads it) and spreads the work over the cores; the groups run together through
+`pl.collect_all`. The rows that match at least one rule come back in one long frame
+(one row per event and matching rule), from which alerts are one `group_by`.
+
+An alert is one rule about one entity within one batch. The entity is what the rule's
+`vigil: {entity: [...]}` option names, else per event the first non-null of
+source.ip, user.name, host.name. Alerts carry the rule's author among their tags
+(`sigma.author:...`), which the Detection Rule License of SigmaHQ's rules requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from vigil.alerts.model import MAX_EVIDENCE, Alert, Evidence
+from vigil.clock import Clock, SystemClock
+from vigil.detect.sigma.compiler import CompiledRule
+from vigil.detect.sigma.mapping import Logsource, Schema, column
+from vigil.schema.fields import F
+
+# The column of the match frame that says which rule (its index in `SigmaDetector.rules`).
+RULE_INDEX = "__vigil_rule"
+DEFAULT_ENTITY: tuple[str, ...] = (F.SOURCE_IP, F.USER_NAME, F.HOST_NAME)
+AUTHOR_TAG = "sigma.author:"
+_PLAN_CACHE = 64
+
+
+@dataclass(frozen=True)
+class _Group:
+    logsource: Logsource
+    rules: tuple[tuple[int, CompiledRule], ...]
+
+
+class SigmaDetector:
+    """Evaluates compiled (non-correlation) Sigma rules on Batches."""
+
+    def __init__(
+        self,
+        rules: Iterable[CompiledRule],
+        *,
+        clock: Clock | None = None,
+        max_evidence: int = MAX_EVIDENCE,
+    ) -> None:
+        self.rules: list[CompiledRule] = list(rules)
+        self._clock = clock or SystemClock()
+        self._max_evidence = max_evidence
+        self._by_key: dict[str, int] = {}
+        self._refs: dict[str, str] = {}
+        for i, rule in enumerate(self.rules):
+            if rule.key in self._by_key:
+                raise ValueError(f"two rules share the key {rule.key!r} ({rule.title!r})")
+            self._by_key[rule.key] = i
+            for ref in (rule.key, rule.rule.name, str(rule.rule.id) if rule.rule.id else None):
+                if ref:
+                    self._refs.setdefault(ref, rule.key)
+        groups: dict[str, list[tuple[int, CompiledRule]]] = {}
+        sources: dict[str, Logsource] = {}
+        for i, rule in enumerate(self.rules):
+            groups.setdefault(rule.logsource.name, []).append((i, rule))
+            sources[rule.logsource.name] = rule.logsource
+        self._groups = [_Group(sources[name], tuple(members)) for name, members in groups.items()]
+        self._plans: dict[tuple[Any, ...], list[pl.Expr]] = {}
+
+    def key_for(self, reference: str) -> str | None:
+        """The match key of the rule a correlation refers to by name or id, if loaded."""
+        return self._refs.get(reference)
+
+    def flush(self, now: datetime) -> list[Alert]:  # noqa: ARG002 - the detectors' contract
+        """Plain rules keep no window between batches: nothing is pending."""
+        return []
+
+    def process(self, batch: pl.DataFrame) -> list[Alert]:
+        """One Alert per rule and entity that matched in this batch."""
+        return self.alerts_from(self.match_frame(batch), batch.schema)
+
+    def matches(
+        self, batch: pl.DataFrame, keys: Collection[str] | None = None
+    ) -> dict[str, pl.DataFrame]:
+        """Per rule key, the rows of `batch` the rule matched (all columns of the batch).
+
+        `keys` limits the answer (and the work) to those rules; rules without a match
+        are absent from the result.
+        """
+        only = None if keys is None else {self._by_key[k] for k in keys if k in self._by_key}
+        return self.split(self.match_frame(batch, only))
+
+    def process_with_matches(
+        self, batch: pl.DataFrame
+    ) -> tuple[list[Alert], dict[str, pl.DataFrame]]:
+        """Alerts and per-rule matching rows from one evaluation of the batch."""
+        frame = self.match_frame(batch)
+        return self.alerts_from(frame, batch.schema), self.split(frame)
+
+    def split(self, frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        """A match frame cut into one frame per rule key."""
+        if frame.is_empty():
+            return {}
+        parts = frame.partition_by(RULE_INDEX, as_dict=True, include_key=False)
+        return {self.rules[int(idx[0])].key: part for idx, part in parts.items()}
+
+    def match_frame(self, batch: pl.DataFrame, only: Collection[int] | None = None) -> pl.DataFrame:
+        """The batch's rows that match, one per (event, matching rule), with `RULE_INDEX`."""
+        schema = batch.schema
+        queries: list[pl.LazyFrame] = []
+        for group in self._groups:
+            members = [(i, r) for i, r in group.rules if only is None or i in only]
+            if not members:
+                continue
+            flags = self._plan(group, members, schema)
+            names = [f"__vigil_r{i}" for i, _ in members]
+            which = pl.concat_list(
+                [
+                    pl.when(pl.col(n)).then(pl.lit(i, dtype=pl.UInt32))
+                    for (i, _), n in zip(members, names, strict=True)
+                ]
+            ).list.drop_nulls()
+            queries.append(
+                batch.lazy()
+                .filter(group.logsource.filter(schema))
+                .with_columns(flags)
+                .filter(pl.any_horizontal(names))
+                .with_columns(which.alias(RULE_INDEX))
+                .drop(names)
+                .explode(RULE_INDEX)
+            )
+        if not queries:
+            return batch.clear().with_columns(pl.lit(None, dtype=pl.UInt32).alias(RULE_INDEX))
+        return pl.concat(pl.collect_all(queries), how="vertical")
+
+    def _plan(
+        self, group: _Group, members: list[tuple[int, CompiledRule]], schema: Schema
+    ) -> list[pl.Expr]:
+        # Lowering is cheap but not free; a source's batches share one schema.
+        key = (group.logsource.name, tuple(i for i, _ in members), tuple(schema.items()))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLAN_CACHE:
+                self._plans.clear()
+            plan = [r.expr(schema).alias(f"__vigil_r{i}") for i, r in members]
+            self._plans[key] = plan
+        return plan
+
+    def alerts_from(self, frame: pl.DataFrame, schema: Schema) -> list[Alert]:
+        """Alerts from a match frame: one `group_by` per distinct entity choice."""
+        if frame.is_empty():
+            return []
+        by_entity: dict[tuple[str, ...] | None, list[int]] = {}
+        for idx in frame.get_column(RULE_INDEX).unique().to_list():
+            by_entity.setdefault(self.rules[idx].entity, []).append(idx)
+        alerts: list[Alert] = []
+        for entity, idxs in by_entity.items():
+            rows = frame.filter(pl.col(RULE_INDEX).is_in(idxs))
+            alerts.extend(self._aggregate(rows, schema, entity))
+        alerts.sort(key=lambda a: (a.rule_name, a.first_seen, str(sorted(a.entity.items()))))
+        return alerts
+
+    def _aggregate(
+        self, rows: pl.DataFrame, schema: Schema, entity: tuple[str, ...] | None
+    ) -> list[Alert]:
+        if entity is None:
+            present = [column(schema, f)[0] for f in DEFAULT_ENTITY]
+            which = pl.lit(None, dtype=pl.String)
+            for name, col in reversed(list(zip(DEFAULT_ENTITY, present, strict=True))):
+                which = pl.when(col.is_not_null()).then(pl.lit(name)).otherwise(which)
+            keys = [
+                which.alias("__entity_field"),
+                pl.coalesce([c.cast(pl.String) for c in present]).alias("__entity_value"),
+            ]
+        else:
+            keys = [column(schema, f)[0].alias(f"__entity_{n}") for n, f in enumerate(entity)]
+        ts = column(schema, F.TIMESTAMP)[0]
+        count = column(schema, F.EVENT_COUNT)[0].cast(pl.Int64).fill_null(1)
+        evidence = pl.struct(
+            ts.alias("ts"),
+            column(schema, F.LOG_FILE_PATH)[0].cast(pl.String).alias("path"),
+            column(schema, F.LOG_FILE_LINE)[0].cast(pl.Int64).alias("line"),
+            column(schema, F.MESSAGE)[0].cast(pl.String).alias("message"),
+        )
+        agg = rows.group_by([pl.col(RULE_INDEX), *keys]).agg(
+            count.sum().alias("__count"),
+            ts.min().alias("__first"),
+            ts.max().alias("__last"),
+            evidence.sort_by(ts, nulls_last=True).head(self._max_evidence).alias("__evidence"),
+        )
+        out = []
+        for row in agg.iter_rows(named=True):
+            if entity is None:
+                found = row["__entity_field"]
+                ent = {found: row["__entity_value"]} if found is not None else {}
+            else:
+                ent = {f: row[f"__entity_{n}"] for n, f in enumerate(entity)}
+            out.append(self._alert(self.rules[row[RULE_INDEX]], ent, row))
+        return out
+
+    def _alert(self, rule: CompiledRule, entity: dict[str, Any], row: dict[str, Any]) -> Alert:
+        now = self._clock.now()
+        first = row["__first"] if isinstance(row["__first"], datetime) else now
+        last = row["__last"] if isinstance(row["__last"], datetime) else now
+        evidence = tuple(
+            Evidence(
+                timestamp=e["ts"] if isinstance(e["ts"], datetime) else now,
+                path=e["path"],
+                line=e["line"],
+                message=e["message"],
+            )
+            for e in row["__evidence"]
+        )
+        tags = rule.tags + ((AUTHOR_TAG + rule.author,) if rule.author else ())
+        return Alert(
+            rule_id=str(rule.rule.id) if rule.rule.id is not None else rule.key,
+            rule_name=rule.name,
+            title=rule.title,
+            level=rule.level,
+            entity=entity,
+            count=int(row["__count"]),
+            first_seen=first,
+            last_seen=last,
+            tags=tags,
+            evidence=evidence,
+        )

@@ -1,0 +1,274 @@
+"""Which events a Sigma rule sees, and what its field names mean in vigil's columns.
+
+Everything that ties Sigma's logsource taxonomy to vigil's parsers lives in this file:
+`LOGSOURCES` (rule logsource → the rows of a Batch it applies to and its field mapping)
+and the per-family field tables. When a parser starts emitting a new `event.dataset`, or
+a Sigma field needs a new home, this is the one place to change.
+
+A rule's logsource is looked up by its exact (product, category, service) triple
+(lower-cased; `definition` is free text and ignored). Any triple not in the table is a
+logsource vigil has no parser for, and the rule is reported unsupported rather than run
+over events it was never written for. `product: vigil, service: <dataset>` is vigil's
+own logsource for rules written directly against one parser's ECS output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from vigil.schema.fields import F
+
+# A Batch's columns and dtypes, as polars gives them (`df.schema`).
+Schema = Mapping[str, pl.DataType]
+
+# event.dataset values the parsers emit.
+SYSLOG_DATASETS: tuple[str, ...] = ("syslog",)
+LINUX_DATASETS: tuple[str, ...] = ("syslog", "sshd", "netfilter")
+WEB_DATASETS: tuple[str, ...] = ("apache", "nginx")
+FIREWALL_DATASETS: tuple[str, ...] = ("firewall", "netfilter")
+ALL_DATASETS: tuple[str, ...] = (
+    "firewall",
+    "sshd",
+    "syslog",
+    "netfilter",
+    "apache",
+    "nginx",
+    "jsonl",
+    "csv",
+)
+
+# Programs that write to the auth/authpriv syslog facilities on Debian and RHEL hosts.
+AUTH_PROGRAMS: tuple[str, ...] = (
+    "sshd",
+    "sudo",
+    "su",
+    "login",
+    "passwd",
+    "chpasswd",
+    "chage",
+    "useradd",
+    "userdel",
+    "usermod",
+    "groupadd",
+    "groupdel",
+    "groupmod",
+    "gpasswd",
+    "systemd-logind",
+    "pkexec",
+    "polkitd",
+    "unix_chkpwd",
+    "gdm-password",
+    "lightdm",
+)
+AUTH_FACILITIES: tuple[int, ...] = (4, 10)  # auth, authpriv
+
+# Top-level ECS field sets: a dotted rule field under one of these is taken as an ECS
+# column name as is (e.g. `event.type`, `source.geo.country_iso_code`).
+ECS_ROOTS = frozenset(
+    {
+        "agent", "client", "destination", "dns", "ecs", "error", "event", "file", "host",
+        "http", "log", "network", "observer", "process", "related", "rule", "server",
+        "service", "source", "threat", "tls", "url", "user", "user_agent", "vigil",
+    }
+)  # fmt: skip
+_F_NAMES = frozenset(v for k, v in vars(F).items() if k.isupper() and isinstance(v, str))
+
+
+def is_ecs_name(name: str) -> bool:
+    """A field name that is already one of vigil's (ECS) column names."""
+    return name in _F_NAMES or ("." in name and name.split(".", 1)[0] in ECS_ROOTS)
+
+
+def column(schema: Schema, name: str) -> tuple[pl.Expr, pl.DataType]:
+    """The expression and dtype that stand for field `name` in a batch of this schema.
+
+    A field the batch does not have is a typed null, so a rule on it does not match
+    (and `field: null` / `exists: false` do) instead of failing the batch.
+    """
+    dtype = schema.get(name)
+    if dtype is not None:
+        return pl.col(name), dtype
+    derive = DERIVED.get(name)
+    if derive is not None:
+        return derive(schema), pl.String()
+    return pl.lit(None, dtype=pl.String), pl.String()
+
+
+def _blocked(schema: Schema) -> pl.Expr:
+    # Firewall products that have no verdict field mark events with blocked=true/false;
+    # vigil's firewall parsers give the verdict as event.outcome.
+    outcome, _ = column(schema, F.EVENT_OUTCOME)
+    return (
+        pl.when(outcome == "failure")
+        .then(pl.lit("true"))
+        .when(outcome == "success")
+        .then(pl.lit("false"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+
+
+# Sigma fields vigil computes from the columns it has. A batch column of the same name wins.
+DERIVED: dict[str, Callable[[Schema], pl.Expr]] = {"vigil.blocked": _blocked}
+
+LINUX_FIELDS: dict[str, str] = {
+    "User": F.USER_NAME,
+    "user": F.USER_NAME,
+    "username": F.USER_NAME,
+    "UserName": F.USER_NAME,
+    "TargetUser": F.USER_TARGET_NAME,
+    "pid": F.PROCESS_PID,
+    "ProcessId": F.PROCESS_PID,
+    "program": F.PROCESS_NAME,
+    "process": F.PROCESS_NAME,
+    "ProcessName": F.PROCESS_NAME,
+    "host": F.HOST_NAME,
+    "hostname": F.HOST_NAME,
+    "Computer": F.HOST_NAME,
+    "src_ip": F.SOURCE_IP,
+    "SourceIp": F.SOURCE_IP,
+    "IpAddress": F.SOURCE_IP,
+    "src_port": F.SOURCE_PORT,
+    "SourcePort": F.SOURCE_PORT,
+    "msg": F.MESSAGE,
+    "Message": F.MESSAGE,
+}
+
+# W3C extended log names (IIS style) as SigmaHQ's webserver rules use them.
+# `cs-uri-query` goes to url.original, not url.query: SigmaHQ's rules use it for the
+# whole request target (`endswith: '/mgmt/tm/util/bash'`, `contains: '../../../etc/'`,
+# `endswith: 'a.aspx'`), so on the query alone half of them could never fire.
+WEB_FIELDS: dict[str, str] = {
+    "c-uri": F.URL_ORIGINAL,
+    "cs-uri": F.URL_ORIGINAL,
+    "cs-uri-query": F.URL_ORIGINAL,
+    "cs-uri-stem": F.URL_PATH,
+    "c-uri-query": F.URL_QUERY,
+    "c-uri-stem": F.URL_PATH,
+    "cs-host": F.URL_DOMAIN,
+    "cs-method": F.HTTP_REQUEST_METHOD,
+    "sc-status": F.HTTP_RESPONSE_STATUS_CODE,
+    "sc-bytes": F.HTTP_RESPONSE_BODY_BYTES,
+    "cs-version": F.HTTP_VERSION,
+    "c-useragent": F.USER_AGENT_ORIGINAL,
+    "cs-user-agent": F.USER_AGENT_ORIGINAL,
+    "cs(User-Agent)": F.USER_AGENT_ORIGINAL,
+    "cs-referer": F.HTTP_REQUEST_REFERRER,
+    "cs-referrer": F.HTTP_REQUEST_REFERRER,
+    "cs(Referer)": F.HTTP_REQUEST_REFERRER,
+    "c-ip": F.SOURCE_IP,
+    "clientip": F.SOURCE_IP,
+    "src_ip": F.SOURCE_IP,
+    "s-ip": F.DESTINATION_IP,
+    "s-port": F.DESTINATION_PORT,
+    "cs-username": F.USER_NAME,
+}
+
+FIREWALL_FIELDS: dict[str, str] = {
+    "src_ip": F.SOURCE_IP,
+    "src": F.SOURCE_IP,
+    "SourceIp": F.SOURCE_IP,
+    "dst_ip": F.DESTINATION_IP,
+    "dst": F.DESTINATION_IP,
+    "DestinationIp": F.DESTINATION_IP,
+    "src_port": F.SOURCE_PORT,
+    "SourcePort": F.SOURCE_PORT,
+    "dst_port": F.DESTINATION_PORT,
+    "DestinationPort": F.DESTINATION_PORT,
+    "action": F.EVENT_ACTION,
+    "protocol": F.NETWORK_TRANSPORT,
+    "proto": F.NETWORK_TRANSPORT,
+    "blocked": "vigil.blocked",
+    "rule": F.RULE_NAME,
+    "username": F.USER_NAME,
+}
+
+
+@dataclass(frozen=True)
+class Logsource:
+    """The rows of a Batch a rule with this logsource applies to, and its field names.
+
+    Rows qualify when their event.dataset is one of `datasets`, or when they come from a
+    syslog dataset and were written by one of `programs` (a service whose messages reach
+    vigil through syslog), or carry one of `facilities`.
+    """
+
+    name: str
+    datasets: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
+    facilities: tuple[int, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def field(self, sigma_name: str) -> str | None:
+        """The column a rule's field name means here, or None when vigil has no such field."""
+        mapped = self.fields.get(sigma_name)
+        if mapped is not None:
+            return mapped
+        return sigma_name if is_ecs_name(sigma_name) else None
+
+    def filter(self, schema: Schema) -> pl.Expr:
+        dataset, _ = column(schema, F.EVENT_DATASET)
+        cond = dataset.is_in(list(self.datasets))
+        via_syslog = dataset.is_in(list(SYSLOG_DATASETS))
+        if self.programs:
+            program, _ = column(schema, F.PROCESS_NAME)
+            cond = cond | (via_syslog & program.is_in(list(self.programs)))
+        if self.facilities:
+            facility, dtype = column(schema, F.LOG_SYSLOG_FACILITY)
+            if dtype.is_integer():
+                cond = cond | (via_syslog & facility.is_in(list(self.facilities)))
+        return cond.fill_null(False)
+
+
+def _syslog_service(name: str, *programs: str) -> Logsource:
+    return Logsource(f"linux/{name}", programs=programs, fields=LINUX_FIELDS)
+
+
+_LINUX = Logsource("linux", datasets=LINUX_DATASETS, fields=LINUX_FIELDS)
+_WEB = Logsource("webserver", datasets=WEB_DATASETS, fields=WEB_FIELDS)
+_FIREWALL = Logsource("firewall", datasets=FIREWALL_DATASETS, fields=FIREWALL_FIELDS)
+
+# (product, category, service) → Logsource. None means the rule leaves that key out.
+LOGSOURCES: dict[tuple[str | None, str | None, str | None], Logsource] = {
+    ("linux", None, None): _LINUX,
+    ("linux", None, "syslog"): _LINUX,
+    ("linux", None, "sshd"): Logsource(
+        "linux/sshd", datasets=("sshd",), programs=("sshd",), fields=LINUX_FIELDS
+    ),
+    ("linux", None, "auth"): Logsource(
+        "linux/auth",
+        datasets=("sshd",),
+        programs=AUTH_PROGRAMS,
+        facilities=AUTH_FACILITIES,
+        fields=LINUX_FIELDS,
+    ),
+    ("linux", None, "sudo"): _syslog_service("sudo", "sudo"),
+    ("linux", None, "cron"): _syslog_service("cron", "cron", "CRON", "crond", "anacron"),
+    ("linux", None, "vsftpd"): _syslog_service("vsftpd", "vsftpd"),
+    ("linux", None, "clamav"): _syslog_service(
+        "clamav", "clamd", "freshclam", "clamav-milter", "clamonacc"
+    ),
+    ("linux", None, "guacamole"): _syslog_service("guacamole", "guacd"),
+    # vigil's apache parser reads nginx's access format too, so both services see both.
+    (None, "webserver", None): _WEB,
+    (None, None, "apache"): _WEB,
+    (None, None, "nginx"): _WEB,
+    ("apache", None, None): _WEB,
+    ("nginx", None, None): _WEB,
+    ("linux", "webserver", None): _WEB,
+    (None, "firewall", None): _FIREWALL,
+    ("linux", "firewall", None): _FIREWALL,
+    **{
+        ("vigil", None, dataset): Logsource(f"vigil/{dataset}", datasets=(dataset,))
+        for dataset in ALL_DATASETS
+    },
+}
+
+
+def find_logsource(
+    product: str | None, category: str | None, service: str | None
+) -> Logsource | None:
+    key = tuple(v.lower() if isinstance(v, str) else None for v in (product, category, service))
+    return LOGSOURCES.get(key)  # type: ignore[arg-type]
