@@ -37,11 +37,9 @@ from vigil.detect.sigma.modifiers import (
     Matcher,
     StringKind,
     StringMatch,
-    UnsupportedValue,
     field_test,
-    keyword_matcher,
-    value_matcher,
 )
+from vigil.detect.sigma.values import UnsupportedValue, keyword_matcher, value_matcher
 from vigil.schema.fields import F
 
 # The column keyword (field-less) searches look in.

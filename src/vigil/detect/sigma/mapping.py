@@ -24,11 +24,17 @@ from vigil.schema.fields import F
 # A Batch's columns and dtypes, as polars gives them (`df.schema`).
 Schema = Mapping[str, pl.DataType]
 
-# event.dataset values the parsers emit.
-SYSLOG_DATASETS: tuple[str, ...] = ("syslog",)
-LINUX_DATASETS: tuple[str, ...] = ("syslog", "sshd", "netfilter")
+# event.dataset values the parsers emit. The syslog-family parsers (syslog, sshd,
+# netfilter) name the dataset after the parser that read the file, and every line of
+# the file is an event with its program in process.name: an auth.log read by `sshd`
+# holds sudo and CRON events too, a kern.log read by `netfilter` other kernel lines.
+# So a syslog service is told by its program, and a packet log by its category.
+SYSLOG_DATASETS: tuple[str, ...] = ("syslog", "sshd", "netfilter")
+LINUX_DATASETS: tuple[str, ...] = SYSLOG_DATASETS
+SSHD_PROGRAMS: tuple[str, ...] = ("sshd", "sshd-session", "sshd-auth")
 WEB_DATASETS: tuple[str, ...] = ("apache", "nginx")
-FIREWALL_DATASETS: tuple[str, ...] = ("firewall", "netfilter")
+FIREWALL_DATASETS: tuple[str, ...] = ("firewall",)
+PACKET_CATEGORIES: tuple[str, ...] = ("network",)
 ALL_DATASETS: tuple[str, ...] = (
     "firewall",
     "sshd",
@@ -42,7 +48,7 @@ ALL_DATASETS: tuple[str, ...] = (
 
 # Programs that write to the auth/authpriv syslog facilities on Debian and RHEL hosts.
 AUTH_PROGRAMS: tuple[str, ...] = (
-    "sshd",
+    *SSHD_PROGRAMS,
     "sudo",
     "su",
     "login",
@@ -191,14 +197,15 @@ class Logsource:
     """The rows of a Batch a rule with this logsource applies to, and its field names.
 
     Rows qualify when their event.dataset is one of `datasets`, or when they come from a
-    syslog dataset and were written by one of `programs` (a service whose messages reach
-    vigil through syslog), or carry one of `facilities`.
+    syslog-family dataset and were written by one of `programs`, carry one of the syslog
+    `facilities`, or are of one of the event `categories`.
     """
 
     name: str
     datasets: tuple[str, ...] = ()
     programs: tuple[str, ...] = ()
     facilities: tuple[int, ...] = ()
+    categories: tuple[str, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict)
 
     def field(self, sigma_name: str) -> str | None:
@@ -219,6 +226,9 @@ class Logsource:
             facility, dtype = column(schema, F.LOG_SYSLOG_FACILITY)
             if dtype.is_integer():
                 cond = cond | (via_syslog & facility.is_in(list(self.facilities)))
+        if self.categories:
+            category, _ = column(schema, F.EVENT_CATEGORY)
+            cond = cond | (via_syslog & category.is_in(list(self.categories)))
         return cond.fill_null(False)
 
 
@@ -228,18 +238,17 @@ def _syslog_service(name: str, *programs: str) -> Logsource:
 
 _LINUX = Logsource("linux", datasets=LINUX_DATASETS, fields=LINUX_FIELDS)
 _WEB = Logsource("webserver", datasets=WEB_DATASETS, fields=WEB_FIELDS)
-_FIREWALL = Logsource("firewall", datasets=FIREWALL_DATASETS, fields=FIREWALL_FIELDS)
+_FIREWALL = Logsource(
+    "firewall", datasets=FIREWALL_DATASETS, categories=PACKET_CATEGORIES, fields=FIREWALL_FIELDS
+)
 
 # (product, category, service) → Logsource. None means the rule leaves that key out.
 LOGSOURCES: dict[tuple[str | None, str | None, str | None], Logsource] = {
     ("linux", None, None): _LINUX,
     ("linux", None, "syslog"): _LINUX,
-    ("linux", None, "sshd"): Logsource(
-        "linux/sshd", datasets=("sshd",), programs=("sshd",), fields=LINUX_FIELDS
-    ),
+    ("linux", None, "sshd"): _syslog_service("sshd", *SSHD_PROGRAMS),
     ("linux", None, "auth"): Logsource(
         "linux/auth",
-        datasets=("sshd",),
         programs=AUTH_PROGRAMS,
         facilities=AUTH_FACILITIES,
         fields=LINUX_FIELDS,
