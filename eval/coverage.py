@@ -6,8 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
-from eval.manifest import Manifest
+from eval.manifest import Input, Manifest
 from eval.runner import Example, InputResult, evaluate_input
+from eval.understanding import CheckTally
 
 EXAMPLES_PER_REASON = 3
 
@@ -48,6 +49,25 @@ class ScopeStats:
 
 
 @dataclass
+class CheckStats:
+    """One understanding check over one format's inputs (see `understanding`)."""
+
+    format: str
+    check: str
+    events: int = 0
+    missed: int = 0
+    shapes: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, Example] = field(default_factory=dict)
+
+    def add(self, inp: Input, tally: CheckTally) -> None:
+        self.events += tally.events
+        self.missed += tally.missed
+        self.shapes.update(tally.shapes)
+        for shape, (line, message) in tally.first.items():
+            self.examples.setdefault(shape, Example(inp.origin_of(line), message))
+
+
+@dataclass
 class DatasetReport:
     dataset: str
     missing: bool = False
@@ -56,6 +76,7 @@ class DatasetReport:
     formats: dict[str, FormatStats] = field(default_factory=dict)
     reasons: list[ReasonStats] = field(default_factory=list)
     scopes: dict[str, ScopeStats] = field(default_factory=dict)
+    checks: dict[tuple[str, str], CheckStats] = field(default_factory=dict)
 
     @property
     def measured(self) -> list[FormatStats]:
@@ -120,6 +141,9 @@ def measure(manifest: Manifest) -> DatasetReport:
         stats.auto_parsed += result.auto_parsed
         stats.sniffed_elsewhere += int(result.sniff_mismatch)
         if result.forced is not None:
+            for name, tally in result.forced.understanding.items():
+                key = (inp.expected, name)
+                report.checks.setdefault(key, CheckStats(*key)).add(inp, tally)
             for reason, n in result.forced.rejected.items():
                 key = (inp.expected, reason)
                 reason_counts[key] += n

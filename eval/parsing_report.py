@@ -12,6 +12,7 @@ from rich.table import Table
 from eval.coverage import DatasetReport, share
 
 TOP_REASONS = 10
+TOP_SHAPES = 8
 EXAMPLE_CHARS = 140
 
 
@@ -22,6 +23,7 @@ def render_dataset(console: Console, report: DatasetReport, *, verbose: bool = F
         return
     _coverage(console, report)
     _reasons(console, report, verbose=verbose)
+    _checks(console, report, verbose=verbose)
     _mismatches(console, report)
     _scopes(console, report)
     if verbose:
@@ -107,6 +109,36 @@ def _reasons(console: Console, report: DatasetReport, *, verbose: bool) -> None:
     for r in shown:
         examples = "\n".join(f"{e.origin}\n  {_cut(e.text)}" for e in r.examples)
         table.add_row(r.format, escape(r.reason), f"{r.count:,}", escape(examples))
+    console.print(table)
+
+
+def _checks(console: Console, report: DatasetReport, *, verbose: bool) -> None:
+    """Parsed lines whose events lack what their content promises (see `understanding`)."""
+    if not report.checks:
+        return
+    table = Table(
+        title=f"{report.dataset}: parsed, but understood? (events of parsed in-scope lines)",
+        title_justify="left",
+        show_lines=True,
+    )
+    for name in ("format", "check", "events", "missed", "missed %", "top message shapes missed"):
+        right = name in ("events", "missed", "missed %")
+        table.add_column(name, justify="right" if right else "left", overflow="fold")
+    for (fmt, check), stats in sorted(report.checks.items()):
+        shapes = stats.shapes.most_common(None if verbose else TOP_SHAPES)
+        text = "\n".join(
+            f"{n:,} x {shape}\n  e.g. {stats.examples[shape].origin}" for shape, n in shapes
+        )
+        if len(shapes) < len(stats.shapes):
+            text += f"\n(+{len(stats.shapes) - len(shapes)} more shapes; -v for all)"
+        table.add_row(
+            fmt,
+            check,
+            f"{stats.events:,}",
+            f"{stats.missed:,}",
+            share(stats.missed, stats.events),
+            escape(text) or "-",
+        )
     console.print(table)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from eval.manifest import Input
+from eval.understanding import CheckTally, Understanding
 from vigil.errors import SourceError
 from vigil.parsers.registry import PARSERS
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
@@ -45,6 +46,8 @@ class Run:
     rejected: Counter[str] = field(default_factory=Counter)
     # The first few rejected lines of each reason.
     examples: dict[str, list[Example]] = field(default_factory=dict)
+    # Checks on the events of the parsed in-scope lines (forced runs only), by check name.
+    understanding: dict[str, CheckTally] = field(default_factory=dict)
     # Out-of-scope lines this run did NOT reject (a parser took them as events), by reason.
     out_of_scope_taken: Counter[str] = field(default_factory=Counter)
     error: str | None = None
@@ -142,8 +145,12 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
     """One pipeline pass; `lines` are the input's non-blank lines with their scope, out of
     `total` lines in the file."""
     out = io.BytesIO()
+    checks = Understanding(inp)
+    sinks = [checks] if fmt is not None else []
     try:
-        report = analyze([str(inp.path)], AnalyzeOptions(format=fmt), rejects=RejectWriter(out))
+        report = analyze(
+            [str(inp.path)], AnalyzeOptions(format=fmt), sinks=sinks, rejects=RejectWriter(out)
+        )
     except Exception as e:
         # A parser that raises is a finding about that parser, not the end of the eval.
         message = (str(e).splitlines() or [""])[0]
@@ -151,6 +158,7 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
         return _all_lost(inp, lines, Run(fmt, error=error), f"pipeline raised {type(e).__name__}")
     file_report = report.files[0]
     run = Run(format=file_report.format, error=file_report.error)
+    run.understanding = checks.tallies
     if run.error is not None:
         return _all_lost(inp, lines, run, f"input not read: {run.error}")
     rejects = (
