@@ -17,12 +17,15 @@ from vigil.detect.correlation import rows as R
 from vigil.detect.correlation.spec import CorrelationSpec
 from vigil.detect.correlation.windows import I64
 
+_AS_TIME = pl.col(R.TS).cast(pl.Datetime("us", "UTC"))
+
 
 @dataclass(frozen=True)
 class Window:
     """A measured block: rows sorted by (key, time) and each row's window."""
 
-    block: pl.DataFrame
+    block: pl.DataFrame  # in arrival order; everything below is in (key, time) order
+    order: I64  # block row of each sorted position
     ts: I64
     adj: I64  # times shifted per key segment (see windows.offset_times)
     start: I64  # first row of each row's window
@@ -39,8 +42,8 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
         return []
     picks = [_evidence_rows(win, int(i), max_evidence) for i in rows]
     flat = np.concatenate(picks) if picks else np.empty(0, dtype=np.int64)
-    ev = win.block.select(R.TS, R.PATH, R.LINE, R.MSG)[flat].rows()
-    groups = win.block.select(R.group_columns(spec))[rows].rows()
+    ev = win.block.select(_AS_TIME, R.PATH, R.LINE, R.MSG)[win.order[flat]].rows()
+    groups = win.block.select(R.group_columns(spec))[win.order[rows]].rows()
     alerts: list[Alert] = []
     offset = 0
     for i, pick, values in zip(rows, picks, groups, strict=True):
@@ -57,9 +60,7 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
                 first_seen=R.to_datetime(int(win.ts[win.start[i]])),
                 last_seen=R.to_datetime(int(win.ts[i])),
                 tags=spec.tags,
-                evidence=tuple(
-                    Evidence(R.to_datetime(t), path, line, msg) for t, path, line, msg in chosen
-                ),
+                evidence=tuple(Evidence(t, path, line, msg) for t, path, line, msg in chosen),
             )
         )
     return alerts

@@ -120,13 +120,16 @@ class RuleState:
         return alerts
 
     def _evaluate(self, block: pl.DataFrame) -> tuple[pl.DataFrame, list[Alert]]:
-        block = _sorted(block, R.group_columns(self.spec))
+        # Work on numpy columns in (key, time) order; the frame itself is never sorted
+        # (moving its text columns would cost more than everything else here).
         spec, span = self.spec, self.span
-        ts = block[R.TS].to_numpy()
+        order, new_key = _order(block, R.group_columns(spec))
+
+        def column(name: str) -> np.ndarray:
+            return block[name].to_numpy()[order]
+
+        ts = column(R.TS)
         n = ts.size
-        new_key = np.ones(n, dtype=np.bool_)
-        new_key[1:] = block[R.H].to_numpy()[1:] != block[R.H].to_numpy()[:-1]
-        new_key |= _group_change(block, R.group_columns(spec))
         starts = segment_starts(new_key)
         seg = np.cumsum(new_key) - 1
         adj = np.empty(n, dtype=np.int64)
@@ -136,19 +139,19 @@ class RuleState:
             adj[lo:hi] = shifted
             a, b = window_bounds(shifted, span)
             wstart[lo:hi], wend[lo:hi] = a + lo, b + lo
-        weight = window_sum(block[R.W].to_numpy(), wstart, wend)
-        measure, previous = self._measure(block, seg, adj, weight, starts.size)
+        weight = window_sum(column(R.W), wstart, wend)
+        measure, previous = self._measure(block, order, seg, adj, weight, starts.size)
 
         # Episodes: a key's rows with no gap longer than the timespan between them.
         opens = new_key.copy()
         opens[1:] |= (ts[1:] - ts[:-1]) > span
         ep_starts = np.flatnonzero(opens)
         eid = np.cumsum(opens) - 1
-        done = np.logical_or.reduceat(block[R.DONE].to_numpy(), ep_starts)
+        done = np.logical_or.reduceat(column(R.DONE), ep_starts)
         # A window is complete when none of its rows can have been dropped already.
         complete = ts >= self.cutoff + span if self.cutoff != NONE else np.ones(n, np.bool_)
 
-        win = Window(block, ts, adj, wstart, wend, weight, previous, span)
+        win = Window(block, order, ts, adj, wstart, wend, weight, previous, span)
         alerts: list[Alert] = []
         updates: dict[str, I64] = {}
         if not spec.deferred:
@@ -158,14 +161,14 @@ class RuleState:
             done[eid[first]] = True
             alerts = alerts_for(spec, win, first, self.max_evidence)
         else:
-            updates = self._peaks(block, win, measure, complete, eid, ep_starts, done)
-        block = block.with_columns(
-            pl.Series(R.DONE, done[eid]), *(pl.Series(k, v) for k, v in updates.items())
-        )
-        return block, alerts
+            peak, peak_at = column(R.PEAK), column(R.PEAK_AT)
+            updates = self._peaks(win, measure, peak, peak_at, complete, eid, ep_starts, done)
+        updates[R.DONE] = done[eid]
+        back = {k: _unsort(v, order) for k, v in updates.items()}
+        return block.with_columns(pl.Series(k, v) for k, v in back.items()), alerts
 
     def _measure(
-        self, block: pl.DataFrame, seg: I64, adj: I64, weight: I64, segments: int
+        self, block: pl.DataFrame, order: I64, seg: I64, adj: I64, weight: I64, segments: int
     ) -> tuple[I64, I64 | None]:
         kind, span = self.spec.kind, self.span
         if kind is CorrelationKind.EVENT_COUNT:
@@ -173,15 +176,16 @@ class RuleState:
         if kind is CorrelationKind.TEMPORAL_ORDERED:
             refs = [r.reference for r in self.spec.rules]
             strict = [k > 0 and refs[k] == refs[k - 1] for k in range(len(refs))]
-            code = block[R.V].to_numpy()
+            code = block[R.V].to_numpy()[order]
             measure = ordered_in_window(adj, code, strict, span)
             return measure, distinct_in_window(adj, seg, code, span)[1]
-        code = _codes(block[R.V]) if kind is CorrelationKind.VALUE_COUNT else block[R.V].to_numpy()
+        values = block[R.V]
+        code = (_codes(values) if kind is CorrelationKind.VALUE_COUNT else values.to_numpy())[order]
         need = self.spec.min_required
         if kind is CorrelationKind.VALUE_COUNT and need > 1:
             # Two stages: a tumbling-bucket ceiling rules out most keys cheaply; only the
             # keys that could reach the threshold get the exact sliding count.
-            ts = block[R.TS].to_numpy()
+            ts = block[R.TS].to_numpy()[order]
             ceiling = distinct_upper_bound(seg, ts, code, span, segments)
             keep = ceiling[seg] >= need
             measure = np.zeros(seg.size, dtype=np.int64)
@@ -194,9 +198,10 @@ class RuleState:
 
     def _peaks(
         self,
-        block: pl.DataFrame,
         win: Window,
         measure: I64,
+        peak: I64,
+        peak_at: I64,
         complete: np.ndarray,
         eid: I64,
         ep_starts: I64,
@@ -205,7 +210,6 @@ class RuleState:
         """Deferred rules: carry each episode's peak window; keep its alert ready."""
         ts = win.ts
         val = np.where(complete, measure, -1)
-        peak, peak_at = block[R.PEAK].to_numpy(), block[R.PEAK_AT].to_numpy()
         better = (val > peak) | ((val == peak) & (ts < peak_at))
         val, at = np.where(better, val, peak), np.where(better, ts, peak_at)
         best = np.maximum.reduceat(val, ep_starts)
@@ -215,37 +219,43 @@ class RuleState:
         if candidate.any():
             rows = np.flatnonzero(candidate[eid] & (ts == best_at[eid]))
             rows = rows[np.unique(eid[rows], return_index=True)[1]]
-            groups = block.select(self.keys)
-            idents = [(*groups.row(int(i)), int(ts[i])) for i in rows]
+            groups = win.block.select(self.keys)[win.order[rows]].rows()
+            idents = [(*g, int(ts[i])) for g, i in zip(groups, rows, strict=True)]
             new = [k for k, ident in enumerate(idents) if ident not in self.pending]
             ready = alerts_for(self.spec, win, rows[new], self.max_evidence)
             self.pending.update(zip((idents[k] for k in new), ready, strict=True))
         return {R.PEAK: best[eid], R.PEAK_AT: best_at[eid]}
 
 
-def _sorted(block: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
-    """Rows by (key, time). The key hash sorts fast; a collision falls back to the values."""
-    out = block.sort(R.H, R.TS)
-    if groups and _group_change(out, groups)[1:].sum() != _hash_change(out):
-        out = block.sort(*groups, R.TS)
-    return out
+def _order(block: pl.DataFrame, groups: list[str]) -> tuple[I64, np.ndarray]:
+    """Row indices in (key, time) order, and where a new key starts in that order.
 
-
-def _hash_change(block: pl.DataFrame) -> int:
-    h = block[R.H].to_numpy()
-    return int((h[1:] != h[:-1]).sum())
-
-
-def _group_change(block: pl.DataFrame, groups: list[str]) -> np.ndarray:
+    Sorting on the 64-bit key hash is fast and exact unless two keys share a hash; then
+    (the counts of distinct hashes and distinct keys differ) it sorts on the values.
+    """
     n = block.height
-    change = np.zeros(n, dtype=np.bool_)
-    if n < 2 or not groups:
-        return change
-    flags = block.select(
-        pl.any_horizontal(pl.col(g).ne_missing(pl.col(g).shift(1)) for g in groups)
-    ).to_series()
-    change[1:] = flags.to_numpy()[1:]
-    return change
+    new_key = np.ones(n, dtype=np.bool_)
+    if groups:
+        key = pl.struct(groups) if len(groups) > 1 else pl.col(groups[0])
+        hashes, keys = block.select(pl.col(R.H).n_unique(), key.n_unique()).row(0)
+        if hashes != keys:
+            order = block.select(pl.arg_sort_by([*groups, R.TS])).to_series().to_numpy()
+            moved = block.select(groups)[order]
+            change = moved.select(
+                pl.any_horizontal(pl.col(g).ne_missing(pl.col(g).shift(1)) for g in groups)
+            ).to_series()
+            new_key[1:] = change.to_numpy()[1:]
+            return order.astype(np.int64), new_key
+    order = block.select(pl.arg_sort_by([R.H, R.TS])).to_series().to_numpy().astype(np.int64)
+    h = block[R.H].to_numpy()[order]
+    new_key[1:] = h[1:] != h[:-1]
+    return order, new_key
+
+
+def _unsort(values: np.ndarray, order: I64) -> np.ndarray:
+    out = np.empty_like(values)
+    out[order] = values
+    return out
 
 
 def _codes(values: pl.Series) -> I64:
