@@ -40,6 +40,7 @@ from bench.loggen.common import (
     Generated,
     finish,
     pick,
+    place,
     private_v4,
     render_templates,
     rng_for,
@@ -170,10 +171,8 @@ def _attackers(
 ) -> tuple[pl.DataFrame, list[str | None]]:
     kind, lo, hi, gap_lo, gap_hi, statuses = CLASSES[cls]
     counts = uniform_ints(rng, lo, hi, n)
-    starts = t0 + (rng.random(n) * span * 0.9).astype(np.int64)
-    owner, position, t = timelines(
-        starts, counts, uniform_ints(rng, gap_lo, gap_hi, int(counts.sum()))
-    )
+    gaps = uniform_ints(rng, gap_lo, gap_hi, int(counts.sum()))
+    owner, position, t = place(rng, t0, span, counts, gaps)
     total = len(owner)
     tools: list[str | None] = [None] * n
     ua = _choose(rng, (*V.BROWSERS, *V.CLI_AGENTS), n)

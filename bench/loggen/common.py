@@ -29,11 +29,12 @@ DEFAULT_START = datetime(2026, 11, 21, tzinfo=UTC)
 RENDER_CHUNK_ROWS = 500_000
 
 # Attackers come from the documentation ranges (RFC 5737) first; a big benchmark file that
-# needs more distinct attackers than those 762 hosts continues in 198.18.0.0/15, which
-# RFC 2544 reserves for benchmarking. Neither range belongs to anyone.
+# needs more distinct attackers than those 762 hosts continues in 198.18.0.0/16, half of the
+# range RFC 2544 reserves for benchmarking (the firewall generator puts "internet servers" in
+# the other half, 198.19.0.0/16). None of these ranges belongs to anyone.
 DOC_V4_NETS = ("192.0.2.0", "198.51.100.0", "203.0.113.0")
 BENCH_V4_NET = "198.18.0.0"
-BENCH_V4_SIZE = 1 << 17
+BENCH_V4_SIZE = 1 << 16
 
 
 def rng_for(seed: int, stream: str) -> np.random.Generator:
@@ -71,11 +72,15 @@ class AttackerPool:
     """Distinct attacker addresses for one file: documentation ranges first (shuffled), then
     the RFC 2544 benchmarking range. IPv6 attackers get distinct 2001:db8::/32 addresses."""
 
-    def __init__(self, rng: np.random.Generator, exclude: Sequence[str] = ()) -> None:
+    def __init__(self, rng: np.random.Generator, exclude_nets: Sequence[str] = ()) -> None:
+        """`exclude_nets`: documentation /24s the file uses for the defended side."""
         doc = np.concatenate(
-            [ipv4_to_int(net) + np.arange(1, 255, dtype=np.int64) for net in DOC_V4_NETS]
+            [
+                ipv4_to_int(net) + np.arange(1, 255, dtype=np.int64)
+                for net in DOC_V4_NETS
+                if net not in exclude_nets
+            ]
         )
-        doc = doc[~np.isin(doc, [ipv4_to_int(x) for x in exclude])]
         bench = ipv4_to_int(BENCH_V4_NET) + np.arange(1, BENCH_V4_SIZE - 1, dtype=np.int64)
         bench = bench[(bench & 255 != 0) & (bench & 255 != 255)]
         self._v4 = np.concatenate([rng.permutation(doc), rng.permutation(bench)])
@@ -134,6 +139,18 @@ def timelines(
     offset = run - np.repeat(run[first], counts)
     position = np.arange(len(owner)) - np.repeat(first, counts)
     return owner, position, starts.astype(np.int64)[owner] + offset
+
+
+def place(
+    rng: np.random.Generator, t0: int, span: int, counts: np.ndarray, gaps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`timelines` for actors whose starts are drawn so that each one ends inside
+    [t0, t0 + span) when it fits (a longer actor starts at t0)."""
+    owner, position, offset = timelines(np.zeros(len(counts), dtype=np.int64), counts, gaps)
+    duration = offset[np.cumsum(counts) - 1]
+    room = np.maximum(1, span - duration)
+    starts = t0 + (rng.random(len(counts)) * room).astype(np.int64)
+    return owner, position, starts[owner] + offset
 
 
 def pick(
@@ -224,10 +241,16 @@ class Generated:
 
 
 def finish(frame: pl.DataFrame, lines: int, order: Sequence[str]) -> pl.DataFrame:
-    """Sort rows by time (ties: by `order`) and keep the first `lines`."""
+    """Sort rows by time (ties: by `order`) and keep `lines` of them, dropping the latest
+    *background* rows (those without an `actor`): every planted attacker stays whole."""
     if frame.height < lines:
         raise ValueError(f"generated only {frame.height} of {lines} lines: generator bug")
-    return frame.sort(["t", *order]).head(lines)
+    rows = frame.sort(["t", *order])
+    background = pl.col("actor").is_null()
+    from_end = background.cast(pl.Int64).cum_sum(reverse=True)
+    kept = rows.filter(~(background & (from_end <= rows.height - lines)))
+    # Only when attackers alone outnumber `lines` does the cut reach them.
+    return kept.head(lines)
 
 
 def iso(seconds: int) -> str:

@@ -38,11 +38,11 @@ from bench.loggen.common import (
     Generated,
     finish,
     pick,
+    place,
     private_v4,
     render_templates,
     rng_for,
     stack,
-    timelines,
     uniform_ints,
 )
 from bench.loggen.sshd_lines import (
@@ -173,8 +173,7 @@ class _Builder:
         actor_ids = np.arange(len(self.actor_rows), len(self.actor_rows) + n)
         self.actor_rows += [(int(a), int(i), cls) for a, i in zip(actor_ids, ip_index, strict=True)]
         counts, gaps = _timing(cls, rng, n)
-        starts = self.t_start + (rng.random(n) * self.span * 0.9).astype(np.int64)
-        owner, position, t0 = timelines(starts, counts, gaps)
+        owner, position, t0 = place(rng, self.t_start, self.span, counts, gaps)
         total = len(owner)
         base = {
             "conn": self._conn_ids(total),

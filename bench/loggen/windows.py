@@ -48,18 +48,19 @@ def distinct_peaks(
     group = [*keys, value]
     # Occurrences of one value closer than W merge into one presence interval, so a value
     # counts once however often it repeats inside a window.
+    ordered = frame.select(*group, pl.col(time).cast(pl.Int64).alias(_T)).sort([*group, _T])
+    new_group = pl.any_horizontal([pl.col(c) != pl.col(c).shift(1) for c in group])
+    too_far = (pl.col(_T) - pl.col(_T).shift(1)) >= window
+    # Rows are sorted by group, so a run id needs no per-group window function: a run starts
+    # at a new group or after a gap of at least W.
     runs = (
-        frame.select(*group, pl.col(time).cast(pl.Int64).alias(_T))
-        .sort([*group, _T])
-        .with_columns(
-            ((pl.col(_T) - pl.col(_T).shift(1).over(group)) >= window)
-            .fill_null(True)
-            .cum_sum()
-            .over(group)
-            .alias("_run")
+        ordered.with_columns((new_group | too_far).fill_null(True).cum_sum().alias("_run"))
+        .group_by("_run")
+        .agg(
+            *(pl.col(c).first() for c in keys),
+            pl.col(_T).min().alias("_start"),
+            pl.col(_T).max().alias("_last"),
         )
-        .group_by([*group, "_run"])
-        .agg(pl.col(_T).min().alias("_start"), pl.col(_T).max().alias("_last"))
     )
     plus = runs.select(*keys, pl.col("_start").alias(_T), pl.lit(1, dtype=pl.Int64).alias(_D))
     minus = runs.select(
@@ -74,7 +75,9 @@ def _sweep(starts: pl.DataFrame, keys: Sequence[str], window: int, threshold: in
 
 
 def _sweep_steps(steps: pl.DataFrame, keys: Sequence[str], threshold: int) -> pl.DataFrame:
-    running = steps.sort([*keys, _T, _D]).with_columns(pl.col(_D).cum_sum().over(keys).alias(_N))
+    # Every key's steps sum to zero, so a running sum over the key-sorted frame equals the
+    # running sum within each key: no per-key window function needed.
+    running = steps.sort([*keys, _T, _D]).with_columns(pl.col(_D).cum_sum().alias(_N))
     return (
         running.group_by(keys)
         .agg(
