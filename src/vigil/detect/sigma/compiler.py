@@ -166,7 +166,7 @@ def rule_name(rule: Any) -> str:
     """A short stable name: the rule's `name`, else its file's stem, else its title slug."""
     if rule.name:
         return str(rule.name)
-    if rule.source is not None and rule.source.path is not None:
+    if rule.source is not None and rule.source.path.suffix in (".yml", ".yaml"):
         return str(rule.source.path.stem)
     return re.sub(r"[^a-z0-9]+", "_", str(rule.title).lower()).strip("_") or rule_key(rule)
 

@@ -16,11 +16,25 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.modifiers import SigmaWideModifier, modifier_mapping
+from sigma.policy import SigmaPolicy
+from sigma.policy.regex_engine import PythonRegexEngine
 from sigma.rule import SigmaRule
 
 from vigil.errors import Location
 
 RULE_SUFFIXES = (".yml", ".yaml")
+
+# pySigma's default policy checks `re` values with RE2 and rejects valid rules whose
+# regex uses look-around or backreferences as invalid. Load them with Python's engine
+# (only compiled here, never run on events: no backtracking risk) so that the compiler
+# reports them as unsupported by polars' engine, with its reason. Template variables
+# and external sources stay disabled as in pySigma's safe policy.
+LOAD_POLICY = SigmaPolicy(regex_engine=PythonRegexEngine())
+
+# The Sigma specification names the UTF-16LE modifier both `wide` and `utf16le`;
+# pySigma 2.0.1 knows only `wide`.
+modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,7 @@ def _parse(text: str, origin: str, errors: list[RuleLoadError]) -> SigmaCollecti
             source=SigmaRuleLocation(Path(origin)),
             collect_filters=True,
             resolve_references=False,
+            policy=LOAD_POLICY,
         )
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

@@ -122,7 +122,7 @@ def regex_matcher(value: SigmaRegularExpression) -> RegexMatch:
         pattern = f"(?{flags}){pattern}"
     error = rust_regex_error(pattern)
     if error is not None:
-        raise UnsupportedValue(f"regular expression {str(value.regexp)!r}: {error}")
+        raise UnsupportedValue(f"regular expression '{value.regexp}': {error}")
     return RegexMatch(pattern)
 
 
