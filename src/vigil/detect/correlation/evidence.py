@@ -43,7 +43,8 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
     picks = [_evidence_rows(win, int(i), max_evidence) for i in rows]
     flat = np.concatenate(picks) if picks else np.empty(0, dtype=np.int64)
     ev = win.block.select(_AS_TIME, R.PATH, R.LINE, R.MSG)[win.order[flat]].rows()
-    groups = win.block.select(R.group_columns(spec))[win.order[rows]].rows()
+    names = R.group_columns(spec)
+    groups = win.block.select(names)[win.order[rows]].rows() if names else [()] * rows.size
     alerts: list[Alert] = []
     offset = 0
     for i, pick, values in zip(rows, picks, groups, strict=True):

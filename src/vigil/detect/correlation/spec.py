@@ -122,16 +122,6 @@ class CorrelationSpec:
             ok &= b.holds(measure)
         return ok
 
-    def beyond_upper(self, measure: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """Measures above an upper bound: a peak there can never satisfy the condition."""
-        out = np.zeros(measure.shape, dtype=np.bool_)
-        for b in self.bounds:
-            if b.op == "lt":
-                out |= measure >= b.value
-            elif b.op in ("lte", "eq"):
-                out |= measure > b.value
-        return out
-
 
 @dataclass(frozen=True, eq=False)
 class UnsupportedCorrelation:

@@ -214,7 +214,6 @@ class RuleState:
         val, at = np.where(better, val, peak), np.where(better, ts, peak_at)
         best = np.maximum.reduceat(val, ep_starts)
         best_at = np.minimum.reduceat(np.where(val == best[eid], at, _MAX), ep_starts)
-        done |= self.spec.beyond_upper(best)
         candidate = self.spec.holds(best) & ~done
         if candidate.any():
             rows = np.flatnonzero(candidate[eid] & (ts == best_at[eid]))
