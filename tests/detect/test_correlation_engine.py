@@ -488,3 +488,13 @@ def test_rows_without_a_datetime_timestamp_are_refused() -> None:
     frame = rows([0]).with_columns(pl.col("@timestamp").cast(pl.String))
     with pytest.raises(TypeError, match="Datetime '@timestamp'"):
         engine().process({"ssh_failed": frame})
+
+
+def test_temporal_ordered_with_a_repeated_rule_needs_two_events() -> None:
+    """failed, failed, accepted: one failure is not enough, two are, and count each once."""
+    text = ORDERED.replace(
+        "rules: [ssh_failed, ssh_accepted]", "rules: [ssh_failed, ssh_failed, ssh_accepted]"
+    )
+    assert run(engine(text), {"ssh_failed": rows([0]), "ssh_accepted": rows([2])}) == []
+    alerts = run(engine(text), {"ssh_failed": rows([0, 1]), "ssh_accepted": rows([2])})
+    assert [(a.count, a.first_seen, a.last_seen) for a in alerts] == [(3, at(0), at(2))]

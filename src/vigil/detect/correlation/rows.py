@@ -107,7 +107,11 @@ def _select(spec: CorrelationSpec, position: int, frame: pl.DataFrame) -> pl.Dat
             return pl.lit(None, dtype=pl.String())
         return pl.col(name).cast(pl.String())
 
-    exprs = [_timestamp(have).alias(TS), _weight(have).alias(W)]
+    # A rule listed again (A then A in temporal_ordered) hands over the same events once
+    # per position; only its first position weighs them, so counts stay true.
+    first = next(k for k, r in enumerate(spec.rules) if r.reference == ref.reference)
+    weight = _weight(have) if first == position else pl.lit(0, dtype=pl.Int64())
+    exprs = [_timestamp(have).alias(TS), weight.alias(W)]
     exprs += [text(f).alias(g) for g, f in zip(group_columns(spec), ref.group_fields, strict=True)]
     if spec.kind is CorrelationKind.VALUE_COUNT:
         exprs.append(text(ref.value_field).alias(V))

@@ -154,7 +154,8 @@ def _relaxed(doc: Any) -> Any:
         return doc
     assert isinstance(corr, dict)
     first = next(op for op in cond if op in _OPS)
-    kept = {k: v for k, v in cond.items() if k not in _OPS or k == first}
+    # pySigma gets one operator (and the field); anything else is checked by _bounds.
+    kept = {k: v for k, v in cond.items() if k in ("field", "percentile") or k == first}
     return {**doc, "correlation": {**corr, "condition": kept, RANGE_KEY: dict(cond)}}
 
 

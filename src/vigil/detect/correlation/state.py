@@ -257,9 +257,10 @@ def _unsort(values: np.ndarray, order: I64) -> np.ndarray:
     return out
 
 
-def _codes(values: pl.Series) -> I64:
+def _codes(values: pl.Series, hashed: pl.Series | None = None) -> I64:
     """Integer codes for counted values, equal exactly when the values are equal."""
-    hashed = values.hash(seed=0)
+    hashed = values.hash(seed=0) if hashed is None else hashed
     if hashed.n_unique() == values.n_unique():
         return hashed.to_numpy().view(np.int64)
+    # Two values share a hash: rank them instead (a sort, but exact).
     return values.rank("dense").cast(pl.Int64).to_numpy()
