@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench.loggen import GENERATOR_VERSION
 from bench.loggen import apache_lines as V
 from bench.loggen.apache_truth import apache_truth
 from bench.loggen.common import (
     DEFAULT_START,
-    GENERATOR_VERSION,
     AttackerPool,
     Generated,
     finish,

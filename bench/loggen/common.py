@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import string
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +25,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-GENERATOR_VERSION = 1
 DEFAULT_START = datetime(2026, 11, 21, tzinfo=UTC)
 RENDER_CHUNK_ROWS = 500_000
 
@@ -234,7 +234,10 @@ class Generated:
                 encoded = buffer.getvalue()
                 digest.update(encoded)
                 out.write(encoded)
-        truth = {**self.truth, "log_sha256": digest.hexdigest()}
+        # A log's mtime is its last write: year-less syslog stamps are dated against it.
+        last = int(self.records.get_column("t").max()) + 1  # type: ignore[arg-type]
+        os.utime(path, (last, last))
+        truth = {**self.truth, "log_bytes": path.stat().st_size, "log_sha256": digest.hexdigest()}
         target = truth_path or path.with_name(path.name + ".truth.json")
         target.write_text(json.dumps(truth, indent=1, sort_keys=False) + "\n")
         return truth

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench.loggen import GENERATOR_VERSION
 from bench.loggen.common import (
     DEFAULT_START,
-    GENERATOR_VERSION,
     AttackerPool,
     Generated,
     Template,

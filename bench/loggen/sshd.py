@@ -31,9 +31,9 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from bench.loggen import GENERATOR_VERSION
 from bench.loggen.common import (
     DEFAULT_START,
-    GENERATOR_VERSION,
     AttackerPool,
     Generated,
     finish,

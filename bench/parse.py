@@ -1,0 +1,279 @@
+"""Parse throughput and memory of `vigil analyze`, against fail2ban-regex and ripgrep.
+
+    python bench/parse.py                 # 1M sshd/apache/firewall + 5M sshd (memory check)
+    python bench/parse.py --no-big        # skip the 5M file
+    python bench/parse.py --lines 200000 --formats sshd --no-peers
+
+Logs are generated (deterministically, by bench/generate.py in a subprocess) into
+bench/out/ and reused while their truth file still matches. Each tool runs as a subprocess;
+its CPU time and peak RSS come from `os.wait4` on that very child, so an earlier, bigger
+child cannot leak into a later figure (`getrusage(RUSAGE_CHILDREN).ru_maxrss` is a maximum
+over *all* children so far). Linux also carries the parent's RSS high-water mark into a
+child's `ru_maxrss` at exec, so this script imports neither numpy nor polars and stays
+small; the table says when a figure is not above that floor. Wall time includes
+interpreter start-up; the start-up row measures it on a 100-line file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script: make the repository root importable so `bench.loggen` resolves.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loggen import GENERATOR_VERSION
+
+ROOT = Path(__file__).resolve().parent.parent
+VIGIL = ROOT / ".venv" / "bin" / "vigil"
+FILES = {"sshd": "auth", "apache": "access", "firewall": "firewall"}
+F2B_FILTER = Path("/etc/fail2ban/filter.d/sshd.conf")
+# What fail2ban's sshd filter (mode normal) counts as failures, as one Rust regex for `rg -c`.
+SSHD_FAILURES = (
+    r"sshd\[\d+\]: (?:Failed \S+ for (?:invalid user )?\S* from \S+ port \d+"
+    r"|Invalid user \S* from \S+ port \d+"
+    r"|error: maximum authentication attempts exceeded"
+    r"|Disconnecting: Too many authentication failures)"
+)
+TARGETS = {"sshd": 1_000_000, "apache": 500_000}
+RSS_TARGET_MB = 400
+INSTALL_HINT = "install with: sudo bench/setup.sh   (apt-get install -y fail2ban ripgrep)"
+
+
+@dataclass
+class Run:
+    label: str
+    lines: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    exit_code: int
+    note: str = ""
+
+    @property
+    def per_s(self) -> float:
+        return self.lines / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.lines / self.cpu_s if self.cpu_s else 0.0
+
+
+def measure(label: str, cmd: list[str], lines: int) -> tuple[Run, str, str]:
+    """Run `cmd`, wait for exactly that child with wait4, return its figures and output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        began = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - began
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    run = Run(
+        label=label,
+        lines=lines,
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        exit_code=proc.returncode,
+    )
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if run.peak_rss_mb <= floor:
+        run.note = f"(RSS not above this script's own {floor:.0f} MB) "
+    return run, stdout, stderr
+
+
+def ensure_log(fmt: str, lines: int, seed: int, out_dir: Path) -> Path:
+    """The generated log, reused when its truth says it is this format, size and seed."""
+    path = out_dir / f"{FILES[fmt]}_{_short(lines)}.log"
+    truth_file = path.with_name(path.name + ".truth.json")
+    if path.is_file() and truth_file.is_file():
+        truth = json.loads(truth_file.read_text())
+        current = (fmt, lines, seed, path.stat().st_size)
+        recorded = (truth["format"], truth["lines"], truth["seed"], truth.get("log_bytes"))
+        if current == recorded and truth["generator"].endswith(f"v{GENERATOR_VERSION}"):
+            return path
+    began = time.perf_counter()
+    cmd = [sys.executable, str(ROOT / "bench" / "generate.py"), fmt, "--lines", str(lines)]
+    subprocess.run(
+        [*cmd, "--seed", str(seed), "--out", str(path)], check=True, stdout=subprocess.DEVNULL
+    )
+    print(f"  generated {path.relative_to(ROOT)} in {time.perf_counter() - began:.1f} s")
+    return path
+
+
+def vigil_run(fmt: str, path: Path, lines: int) -> Run:
+    run, stdout, stderr = measure(
+        f"vigil {fmt}", [str(VIGIL), "analyze", "--json", str(path)], lines
+    )
+    try:
+        report = json.loads(stdout)
+        parsed = sum(f.get("events", 0) for f in report["files"])
+        rejected = sum(f.get("rejected", 0) for f in report["files"])
+        formats = {f.get("format") for f in report["files"]}
+        run.note += (
+            f"format {'/'.join(str(x) for x in formats)}, {parsed:,} events, {rejected:,} rejected"
+        )
+    except (json.JSONDecodeError, KeyError):
+        run.note += f"exit {run.exit_code}: {stderr.strip()[-200:]}"
+    return run
+
+
+def fail2ban_run(path: Path, lines: int) -> Run | None:
+    exe = shutil.which("fail2ban-regex")
+    if exe is None or not F2B_FILTER.is_file():
+        print(f"  fail2ban-regex not found; {INSTALL_HINT}")
+        return None
+    # -r: no DNS; --print-no-missed/--print-no-ignored: do not print a million missed lines
+    # (the default mode still keeps every line in memory for its report: its RSS shows it).
+    cmd = [exe, "-r", "--print-no-missed", "--print-no-ignored", str(path), str(F2B_FILTER)]
+    run, stdout, _ = measure("fail2ban-regex sshd", cmd, lines)
+    m = re.search(
+        r"Lines: .*? (\d+) matched, (\d+) missed\s*\n?\s*\[processed in ([\d.]+) sec\]", stdout
+    )
+    if m:
+        run.note += f"{int(m[1]):,} failures matched, own loop {float(m[3]):.1f} s"
+    else:
+        run.note += f"exit {run.exit_code}, summary not found"
+    return run
+
+
+def rg_run(path: Path, lines: int) -> Run | None:
+    exe = shutil.which("rg")
+    if exe is None:
+        print(f"  rg not found; {INSTALL_HINT}")
+        return None
+    run, stdout, _ = measure("rg -c (failure regex)", [exe, "-c", SSHD_FAILURES, str(path)], lines)
+    run.note += f"{int(stdout.strip() or 0):,} lines matched (match only: no fields, no types)"
+    return run
+
+
+def startup_run(out_dir: Path, seed: int) -> Run:
+    path = ensure_log("firewall", 100, seed, out_dir)
+    run = vigil_run("firewall", path, 100)
+    run.label = "vigil start-up (100 lines)"
+    return run
+
+
+def table(runs: list[Run]) -> str:
+    head = (
+        f"{'run':<30} {'lines':>10} {'wall s':>8} {'lines/s':>11} {'CPU s':>7}"
+        f" {'lines/CPU-s':>12} {'peak RSS':>9}  note"
+    )
+    rows = [head, "-" * len(head)]
+    for r in runs:
+        rows.append(
+            f"{r.label:<30} {r.lines:>10,} {r.wall_s:>8.2f} {r.per_s:>11,.0f} {r.cpu_s:>7.2f}"
+            f" {r.per_cpu_s:>12,.0f} {r.peak_rss_mb:>6.0f} MB  {r.note}"
+        )
+    return "\n".join(rows)
+
+
+def verdicts(runs: dict[str, Run], big: Run | None) -> list[str]:
+    out = []
+    for fmt, target in TARGETS.items():
+        if fmt in runs:
+            r = runs[fmt]
+            ok = "met" if r.per_s >= target else "NOT met"
+            out.append(f"target {fmt}: >= {target:,} lines/s wall -> {r.per_s:,.0f} ({ok})")
+    f2b, rg = runs.get("fail2ban"), runs.get("rg")
+    if "sshd" in runs and f2b:
+        v = runs["sshd"]
+        out.append(
+            f"vigil/fail2ban-regex (sshd): {v.per_s / f2b.per_s:.1f}x wall, "
+            f"{v.per_cpu_s / f2b.per_cpu_s:.1f}x per CPU-second (target ~30x)"
+        )
+    if "sshd" in runs and rg:
+        v = runs["sshd"]
+        out.append(
+            f"vigil/rg -c (sshd): {v.per_s / rg.per_s:.2f}x wall, "
+            f"{v.per_cpu_s / rg.per_cpu_s:.2f}x per CPU-second"
+        )
+    if big is not None:
+        ok = "met" if big.peak_rss_mb < RSS_TARGET_MB else "NOT met"
+        out.append(
+            f"target peak RSS on {big.lines:,} sshd lines: < {RSS_TARGET_MB} MB -> "
+            f"{big.peak_rss_mb:.0f} MB ({ok})"
+        )
+    return out
+
+
+def _short(n: int) -> str:
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--big-lines", type=int, default=5_000_000)
+    parser.add_argument("--no-big", action="store_true", help="skip the big sshd memory check")
+    parser.add_argument("--formats", default="sshd,apache,firewall")
+    parser.add_argument("--no-peers", action="store_true", help="skip fail2ban-regex and rg")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = set(formats) - set(FILES)
+    if unknown:
+        parser.error(f"unknown format(s): {', '.join(sorted(unknown))}")
+    if not VIGIL.exists():
+        parser.error(f"{VIGIL} not found: run `make` (the venv) first")
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
+    )
+    runs: list[Run] = [startup_run(args.out, args.seed)]
+    by_name: dict[str, Run] = {}
+    for fmt in formats:
+        path = ensure_log(fmt, args.lines, args.seed, args.out)
+        by_name[fmt] = vigil_run(fmt, path, args.lines)
+        runs.append(by_name[fmt])
+        if fmt == "sshd" and not args.no_peers:
+            for name, peer in (
+                ("fail2ban", fail2ban_run(path, args.lines)),
+                ("rg", rg_run(path, args.lines)),
+            ):
+                if peer is not None:
+                    by_name[name] = peer
+                    runs.append(peer)
+    big = None
+    if not args.no_big and "sshd" in formats:
+        path = ensure_log("sshd", args.big_lines, args.seed, args.out)
+        big = vigil_run("sshd", path, args.big_lines)
+        big.label = f"vigil sshd ({_short(args.big_lines)})"
+        runs.append(big)
+    print()
+    print(table(runs))
+    print()
+    for line in verdicts(by_name, big):
+        print(line)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at end (2 cores are shared)")
+    if args.json:
+        figures: list[dict[str, Any]] = [
+            {**asdict(r), "lines_per_s": r.per_s, "lines_per_cpu_s": r.per_cpu_s} for r in runs
+        ]
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
