@@ -184,3 +184,50 @@ def test_engine_matches_oracle_under_any_batching(
     spec = _spec(kind, bounds, rules)
     expected = _oracle(spec, events, rules)
     assert _engine_run(spec, events, rules, rng) == expected
+
+
+DEFERRED = [case for case in CASES if any(b.op in ("lt", "lte", "eq") for b in case[1])]
+
+
+@pytest.mark.parametrize(("kind", "bounds", "rules"), DEFERRED)
+@pytest.mark.parametrize("seed", range(8))
+def test_deferred_rules_are_exact_under_disorder_within_the_lateness(
+    kind: CorrelationKind, bounds: tuple[Bound, ...], rules: int, seed: int
+) -> None:
+    """Events arriving up to `lateness` late, across batches, change no deferred decision."""
+    rng = random.Random(seed)
+    events = [
+        Ev(
+            minute=rng.randint(0, 240),
+            ip=rng.choice(IPS),
+            rule=rng.randrange(rules),
+            weight=rng.choice([1, 1, 2]),
+            value=rng.choice("abcde"),
+            line=i + 1,
+        )
+        for i in range(rng.randint(40, 160))
+    ]
+    spec = _spec(kind, bounds, rules)
+    lateness = 8  # minutes; each event arrives up to this much after its own time
+    arrival = sorted(events, key=lambda e: e.minute + rng.uniform(0, lateness))
+    engine = CorrelationEngine(
+        [spec], lateness=timedelta(minutes=lateness), clock=FixedClock(T0 + timedelta(days=30))
+    )
+    alerts = []
+    for k in range(0, len(arrival), 7):
+        batch = arrival[k : k + 7]
+        matches = {f"r{r}": _frame([e for e in batch if e.rule == r]) for r in range(rules)}
+        alerts += engine.process(matches)
+    alerts += engine.flush(T0 + timedelta(days=20))
+    assert engine.stats()[0].late == 0
+    start = T0.timestamp()
+    got = {
+        (
+            a.entity["source.ip"],
+            a.count,
+            round((a.first_seen.timestamp() - start) / 60),
+            round((a.last_seen.timestamp() - start) / 60),
+        )
+        for a in alerts
+    }
+    assert got == _oracle(spec, events, rules)

@@ -24,7 +24,7 @@ V = "_v"  # value_count: the counted value; temporal: the rule's position in `ru
 PATH = "_path"
 LINE = "_line"
 MSG = "_msg"
-DONE = "_done"  # this row's episode has fired (or can no longer fire)
+DONE = "_done"  # lower-bound rules: this row's episode has fired
 PEAK = "_peak"  # deferred rules: the largest measure of this row's episode so far
 PEAK_AT = "_peak_at"  # ... and the end of the first window that reached it
 

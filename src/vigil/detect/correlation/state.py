@@ -51,7 +51,8 @@ class RuleState:
     carry: pl.DataFrame = field(init=False)
     # Rows older than this are gone: a window reaching before it is incomplete.
     cutoff: int = field(init=False, default=NONE)
-    # Deferred rules: the alert each open episode would raise for its current peak.
+    # Deferred rules: the alert each open episode would raise for its current peak,
+    # by (key values..., peak window end, peak).
     pending: dict[tuple[object, ...], Alert] = field(init=False, default_factory=dict)
     counters: RuleCounters = field(init=False, default_factory=RuleCounters)
     span: int = field(init=False)  # the timespan in microseconds
@@ -81,7 +82,7 @@ class RuleState:
                 block = pl.concat([block, rows], how="vertical")
             else:
                 block, rest = rows, self.carry
-            block, fired = self._evaluate(block)
+            block, fired = self._evaluate(block, block.height - rows.height)
             self.carry = pl.concat([rest, block], how="vertical") if rest.height else block
         fired.extend(self.advance(after))
         self.counters.alerts += len(fired)
@@ -103,23 +104,23 @@ class RuleState:
 
     def _settle(self, gone: pl.DataFrame, kept: pl.DataFrame) -> list[Alert]:
         # An episode is over when none of its rows is kept; rows of one episode share
-        # (key, _peak_at), and two episodes of a key never do.
-        ident = [*self.keys, R.PEAK_AT]
+        # (key, _peak_at, _peak), and two episodes of a key never do.
+        ident = [*self.keys, R.PEAK_AT, R.PEAK]
         closed = gone.unique(ident).join(kept.select(ident).unique(), on=ident, how="anti")
         alerts: list[Alert] = []
-        peaks = closed[R.PEAK].to_numpy()
-        wins = self.spec.holds(peaks) & ~closed[R.DONE].to_numpy()
+        wins = self.spec.holds(closed[R.PEAK].to_numpy())
         for row, win in zip(closed.select(ident).iter_rows(), wins, strict=True):
             alert = self.pending.pop(row, None)
             if win and alert is not None:
                 alerts.append(alert)
         if self.pending:
-            live = kept.filter(~pl.col(R.DONE)).select(ident).unique()
+            live = kept.select(ident).unique()
             wanted = set(live.iter_rows())
             self.pending = {k: v for k, v in self.pending.items() if k in wanted}
         return alerts
 
-    def _evaluate(self, block: pl.DataFrame) -> tuple[pl.DataFrame, list[Alert]]:
+    def _evaluate(self, block: pl.DataFrame, carried: int) -> tuple[pl.DataFrame, list[Alert]]:
+        """Measure and decide a block: its first `carried` rows are state, the rest new."""
         # Work on numpy columns in (key, time) order; the frame itself is never sorted
         # (moving its text columns would cost more than everything else here).
         spec, span = self.spec, self.span
@@ -147,23 +148,24 @@ class RuleState:
         opens[1:] |= (ts[1:] - ts[:-1]) > span
         ep_starts = np.flatnonzero(opens)
         eid = np.cumsum(opens) - 1
-        done = np.logical_or.reduceat(column(R.DONE), ep_starts)
         # A window is complete when none of its rows can have been dropped already.
         complete = ts >= self.cutoff + span if self.cutoff != NONE else np.ones(n, np.bool_)
 
         win = Window(block, order, ts, adj, wstart, wend, weight, previous, span)
         alerts: list[Alert] = []
-        updates: dict[str, I64] = {}
-        if not spec.deferred:
+        if spec.deferred:
+            peak, peak_at = column(R.PEAK), column(R.PEAK_AT)
+            fresh = np.concatenate([[0], np.cumsum(order >= carried)])
+            touched = fresh[wend] > fresh[wstart]  # the window holds an event of this batch
+            updates = self._peaks(win, measure, peak, peak_at, complete, touched, eid, ep_starts)
+        else:
+            done = np.logical_or.reduceat(column(R.DONE), ep_starts)
             ok = spec.holds(measure) & complete & ~done[eid]
             hits = np.flatnonzero(ok)
             first = hits[np.unique(eid[hits], return_index=True)[1]]
             done[eid[first]] = True
             alerts = alerts_for(spec, win, first, self.max_evidence)
-        else:
-            peak, peak_at = column(R.PEAK), column(R.PEAK_AT)
-            updates = self._peaks(win, measure, peak, peak_at, complete, eid, ep_starts, done)
-        updates[R.DONE] = done[eid]
+            updates = {R.DONE: done[eid]}
         back = {k: _unsort(v, order) for k, v in updates.items()}
         return block.with_columns(pl.Series(k, v) for k, v in back.items()), alerts
 
@@ -203,9 +205,9 @@ class RuleState:
         peak: I64,
         peak_at: I64,
         complete: np.ndarray,
+        touched: np.ndarray,
         eid: I64,
         ep_starts: I64,
-        done: np.ndarray,
     ) -> dict[str, I64]:
         """Deferred rules: carry each episode's peak window; keep its alert ready."""
         ts = win.ts
@@ -214,13 +216,18 @@ class RuleState:
         val, at = np.where(better, val, peak), np.where(better, ts, peak_at)
         best = np.maximum.reduceat(val, ep_starts)
         best_at = np.minimum.reduceat(np.where(val == best[eid], at, _MAX), ep_starts)
-        candidate = self.spec.holds(best) & ~done
+        candidate = self.spec.holds(best)
         if candidate.any():
             rows = np.flatnonzero(candidate[eid] & (ts == best_at[eid]))
             rows = rows[np.unique(eid[rows], return_index=True)[1]]
             groups = win.block.select(self.keys)[win.order[rows]].rows()
-            idents = [(*g, int(ts[i])) for g, i in zip(groups, rows, strict=True)]
-            new = [k for k, ident in enumerate(idents) if ident not in self.pending]
+            # An alert is kept per (key, peak window, peak): a late event can raise the
+            # measure of the very window that held the peak.
+            idents = [
+                (*g, int(ts[i]), int(best[eid[i]])) for g, i in zip(groups, rows, strict=True)
+            ]
+            # (Re)draft the alert when it is missing or a new event joined its window.
+            new = [k for k, i in enumerate(idents) if touched[rows[k]] or i not in self.pending]
             ready = alerts_for(self.spec, win, rows[new], self.max_evidence)
             self.pending.update(zip((idents[k] for k in new), ready, strict=True))
         return {R.PEAK: best[eid], R.PEAK_AT: best_at[eid]}
