@@ -107,12 +107,8 @@ class RuleState:
         # (key, _peak_at, _peak), and two episodes of a key never do.
         ident = [*self.keys, R.PEAK_AT, R.PEAK]
         closed = gone.unique(ident).join(kept.select(ident).unique(), on=ident, how="anti")
-        alerts: list[Alert] = []
-        wins = self.spec.holds(closed[R.PEAK].to_numpy())
-        for row, win in zip(closed.select(ident).iter_rows(), wins, strict=True):
-            alert = self.pending.pop(row, None)
-            if win and alert is not None:
-                alerts.append(alert)
+        won = closed.filter(pl.Series(self.spec.holds(closed[R.PEAK].to_numpy())))
+        alerts = [self.pending.pop(row) for row in won.select(ident).iter_rows()]
         if self.pending:
             live = kept.select(ident).unique()
             wanted = set(live.iter_rows())
@@ -216,20 +212,20 @@ class RuleState:
         val, at = np.where(better, val, peak), np.where(better, ts, peak_at)
         best = np.maximum.reduceat(val, ep_starts)
         best_at = np.minimum.reduceat(np.where(val == best[eid], at, _MAX), ep_starts)
-        candidate = self.spec.holds(best)
-        if candidate.any():
-            rows = np.flatnonzero(candidate[eid] & (ts == best_at[eid]))
-            rows = rows[np.unique(eid[rows], return_index=True)[1]]
+        # Draft the alert of an episode whose peak satisfies the condition when the peak is
+        # new (some row still carries another) or an event of this batch joined its window.
+        # An unchanged, untouched peak already has its draft, under the same identity:
+        # (key, peak window end, peak), as a late event can raise that very window. Only a
+        # complete window can be drafted; a peak whose window lost rows was drafted before.
+        stale = np.logical_or.reduceat((peak != best[eid]) | (peak_at != best_at[eid]), ep_starts)
+        wanted = self.spec.holds(best)[eid] & (ts == best_at[eid]) & complete
+        rows = np.flatnonzero(wanted & (stale[eid] | touched))
+        rows = rows[np.unique(eid[rows], return_index=True)[1]]
+        if rows.size:
             groups = win.block.select(self.keys)[win.order[rows]].rows()
-            # An alert is kept per (key, peak window, peak): a late event can raise the
-            # measure of the very window that held the peak.
-            idents = [
-                (*g, int(ts[i]), int(best[eid[i]])) for g, i in zip(groups, rows, strict=True)
-            ]
-            # (Re)draft the alert when it is missing or a new event joined its window.
-            new = [k for k, i in enumerate(idents) if touched[rows[k]] or i not in self.pending]
-            ready = alerts_for(self.spec, win, rows[new], self.max_evidence)
-            self.pending.update(zip((idents[k] for k in new), ready, strict=True))
+            ready = alerts_for(self.spec, win, rows, self.max_evidence)
+            for g, i, alert in zip(groups, rows, ready, strict=True):
+                self.pending[(*g, int(ts[i]), int(best[eid[i]]))] = alert
         return {R.PEAK: best[eid], R.PEAK_AT: best_at[eid]}
 
 
