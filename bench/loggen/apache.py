@@ -97,8 +97,6 @@ CLASSES: dict[str, tuple[str, int, int, int, int, dict[int, float]]] = {
     "burst401": ("401_burst", 60, 200, 0, 1, {401: 99, 200: 1}),
     "burst403": ("403_burst", 60, 150, 0, 1, {403: 100}),
 }
-SIZES = {200: (200, 40000), 301: (233, 233), 304: (0, 0), 400: (226, 226), 401: (381, 381)}
-SIZES |= {403: (199, 320), 404: (196, 520), 500: (531, 531)}
 _ORDER = ("conn", "seq")
 # Two health-check probes, then one address per search-engine bot; browsers come after.
 FIXED_CLIENTS = ("10.0.0.2", "10.0.0.3", "172.16.5.10", "172.16.5.11")
@@ -175,45 +173,46 @@ def _attackers(
     owner, position, t = place(rng, t0, span, counts, gaps)
     total = len(owner)
     tools: list[str | None] = [None] * n
-    ua = _choose(rng, (*V.BROWSERS, *V.CLI_AGENTS), n)
+    ua = V.choose(rng, (*V.BROWSERS, *V.CLI_AGENTS), n)
     method = np.full(total, "GET", dtype=object)
     user = np.full(total, "-", dtype=object)
     if cls == "scanner":
         names = list(V.SCANNER_TOOLS)
         tool_idx = rng.integers(0, len(names), size=n)
-        tools = [names[i] for i in tool_idx]
-        ua = pl.Series([V.SCANNER_TOOLS[x] for x in tools], dtype=pl.String)
-        url = _probe_urls(rng, total)
+        picked = [names[i] for i in tool_idx]
+        tools = list(picked)
+        ua = pl.Series([V.SCANNER_TOOLS[x] for x in picked], dtype=pl.String)
+        url = V.probe_urls(rng, total)
         method = np.where(rng.random(total) < 0.1, "HEAD", "GET").astype(object)
     elif cls == "sqlmap":
         tools = ["sqlmap"] * n
         ua = pl.Series([V.SQLMAP] * n, dtype=pl.String)
-        url = _payload_urls(rng, V.SQLI_TARGETS, V.SQLI, total)
+        url = V.payload_urls(rng, V.SQLI_TARGETS, V.SQLI, total)
     elif cls == "sqli":
-        url = _payload_urls(rng, V.SQLI_TARGETS, V.SQLI, total)
+        url = V.payload_urls(rng, V.SQLI_TARGETS, V.SQLI, total)
     elif cls == "xss":
-        url = _payload_urls(rng, V.XSS_TARGETS, V.XSS, total)
+        url = V.payload_urls(rng, V.XSS_TARGETS, V.XSS, total)
     elif cls == "traversal":
-        url = _choose(rng, V.TRAVERSAL, total)
+        url = V.choose(rng, V.TRAVERSAL, total)
     elif cls == "cmdi":
-        url = _choose(rng, V.CMDI, total)
+        url = V.choose(rng, V.CMDI, total)
     elif cls == "log4shell":
         in_agent = rng.random(n) < 0.5
         ua = pl.Series(
-            np.where(in_agent, _choose(rng, V.LOG4SHELL_AGENTS, n).to_numpy(), ua.to_numpy()),
+            np.where(in_agent, V.choose(rng, V.LOG4SHELL_AGENTS, n).to_numpy(), ua.to_numpy()),
             dtype=pl.String,
         )
         url = pl.Series(
-            np.where(in_agent[owner], "/", _choose(rng, V.LOG4SHELL_URLS, total).to_numpy()),
+            np.where(in_agent[owner], "/", V.choose(rng, V.LOG4SHELL_URLS, total).to_numpy()),
             dtype=pl.String,
         )
     elif cls == "burst404":
-        url = _probe_urls(rng, total, words_only=True)
+        url = V.probe_urls(rng, total, words_only=True)
     elif cls == "burst401":
-        url = _choose(rng, V.AUTH_PATHS, n).gather(owner)
-        user = _choose(rng, V.AUTH_USERS, total).to_numpy()
+        url = V.choose(rng, V.AUTH_PATHS, n).gather(owner)
+        user = V.choose(rng, V.AUTH_USERS, total).to_numpy()
     else:
-        url = _choose(rng, V.FORBIDDEN, total)
+        url = V.choose(rng, V.FORBIDDEN, total)
     codes = list(statuses)
     status = np.array(codes)[pick(rng, codes, total, p=list(statuses.values()))]
     frame = pl.DataFrame(
@@ -227,7 +226,7 @@ def _attackers(
             "method": pl.Series(method, dtype=pl.String),
             "url": url,
             "status": status,
-            "size": _sizes(rng, status),
+            "size": V.sizes(rng, status),
             "referer": pl.Series(["-"] * total, dtype=pl.String),
             "ua": ua.gather(owner),
             "kind": pl.Series([kind] * total, dtype=pl.String),
@@ -265,12 +264,12 @@ def _background(
     choices = pl.DataFrame(
         {
             "which": which,
-            "page": _choose(rng, V.PAGES, pages, p=V.PAGE_WEIGHTS),
-            "param": _choose(rng, V.PARAM_PAGES, pages),
+            "page": V.choose(rng, V.PAGES, pages, p=V.PAGE_WEIGHTS),
+            "param": V.choose(rng, V.PARAM_PAGES, pages),
             "number": rng.integers(1, 500, size=pages),
-            "word": _choose(rng, V.SEARCH_WORDS, pages),
+            "word": V.choose(rng, V.SEARCH_WORDS, pages),
             "numeric": rng.random(pages) < 0.5,
-            "dead": _choose(rng, V.DEAD_LINKS, pages),
+            "dead": V.choose(rng, V.DEAD_LINKS, pages),
         }
     )
     parametrised = (
@@ -286,7 +285,7 @@ def _background(
         .otherwise(pl.col("dead"))
     ).to_series()
     status = np.where(which == 2, 404, np.where(rng.random(pages) < 0.05, 304, 200))
-    session_ua = _choose(rng, V.BROWSERS, n_sessions, p=[30, 20, 10, 10, 15, 10, 5])
+    session_ua = V.choose(rng, V.BROWSERS, n_sessions, p=[30, 20, 10, 10, 15, 10, 5])
     session_ip = first_ip + rng.integers(len(FIXED_CLIENTS), n_clients, size=n_sessions)
     page_frame = pl.DataFrame(
         {
@@ -300,7 +299,7 @@ def _background(
         }
     ).with_columns(
         pl.when(pl.col("seq") == 0)
-        .then(pl.lit(_choose(rng, V.REFERERS, pages)))
+        .then(pl.lit(V.choose(rng, V.REFERERS, pages)))
         .otherwise(pl.lit(V.SITE) + pl.col("url").shift(1).over("conn"))
         .alias("referer")
     )
@@ -314,7 +313,7 @@ def _background(
         + 1
         + pl.Series(np.arange(n_assets) - np.repeat(np.cumsum(per_page) - per_page, per_page)),
         (pl.lit(V.SITE) + pl.col("url")).alias("referer"),
-        _choose(rng, V.ASSETS, n_assets).alias("url"),
+        V.choose(rng, V.ASSETS, n_assets).alias("url"),
         pl.Series("status", asset_status),
     )
     n_probe = max(1, int(lines * 0.1))
@@ -338,7 +337,7 @@ def _background(
             "conn": conn0 + 7_000_000 + np.arange(n_bot),
             "seq": np.zeros(n_bot, dtype=np.int64),
             "ip": first_ip + 2 + bot,
-            "url": _choose(rng, V.PAGES, n_bot),
+            "url": V.choose(rng, V.PAGES, n_bot),
             "status": np.full(n_bot, 200),
             "ua": pl.Series(V.BOTS).gather(bot),
             "referer": pl.Series(["-"] * n_bot),
@@ -346,7 +345,7 @@ def _background(
     )
     out = []
     for frame in (page_frame, assets, health, bots):
-        size = _sizes(rng, frame.get_column("status").to_numpy())
+        size = V.sizes(rng, frame.get_column("status").to_numpy())
         out.append(
             frame.with_columns(
                 pl.lit("-").alias("user"),
@@ -355,46 +354,4 @@ def _background(
                 pl.lit("benign").alias("kind"),
             )
         )
-    return out
-
-
-def _choose(
-    rng: np.random.Generator,
-    values: tuple[str, ...],
-    n: int,
-    p: tuple[float, ...] | list[float] | None = None,
-) -> pl.Series:
-    return pl.Series(values, dtype=pl.String).gather(pick(rng, values, n, p=p))
-
-
-def _payload_urls(
-    rng: np.random.Generator, targets: tuple[str, ...], payloads: tuple[str, ...], n: int
-) -> pl.Series:
-    frame = pl.DataFrame({"target": _choose(rng, targets, n), "payload": _choose(rng, payloads, n)})
-    return frame.select(pl.concat_str(["target", "payload"])).to_series()
-
-
-def _probe_urls(rng: np.random.Generator, n: int, *, words_only: bool = False) -> pl.Series:
-    """Known probe paths (60%) and dictionary words (`/backup.zip`, `/admin/`, ...)."""
-    frame = pl.DataFrame(
-        {
-            "word": _choose(rng, V.WORDS, n),
-            "suffix": _choose(rng, V.WORD_SUFFIXES, n),
-            "probe": _choose(rng, V.PROBES, n),
-            "known": rng.random(n) < 0.6,
-        }
-    )
-    word = pl.concat_str([pl.lit("/"), pl.col("word"), pl.col("suffix")])
-    if words_only:
-        return frame.select(word).to_series()
-    return frame.select(pl.when("known").then(pl.col("probe")).otherwise(word)).to_series()
-
-
-def _sizes(rng: np.random.Generator, status: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(status), dtype=np.int64)
-    for code in np.unique(status):
-        # A loop over the handful of distinct status codes, not over rows.
-        mask = status == code
-        a, b = SIZES[int(code)]
-        out[mask] = rng.integers(a, b + 1, size=int(mask.sum()))
     return out

@@ -5,7 +5,10 @@ would escape those in its log)."""
 
 from __future__ import annotations
 
-from bench.loggen.common import Template
+import numpy as np
+import polars as pl
+
+from bench.loggen.common import Template, pick
 
 TEMPLATE = Template(
     '{ip} - {user} [{ts}] "{method} {url} HTTP/1.1" {status} {size} "{referer}" "{ua}"'
@@ -148,3 +151,48 @@ LOG4SHELL_AGENTS = (
 AUTH_PATHS = ("/admin/", "/manager/html", "/private/")
 AUTH_USERS = ("admin", "tomcat", "root", "manager", "test")
 FORBIDDEN = ("/server-status", "/.htaccess", "/.git/config", "/backup/", "/.env", "/private/keys")
+# Response sizes (bytes, inclusive range) by status; 0 is written as "-".
+SIZES = {200: (200, 40000), 301: (233, 233), 304: (0, 0), 400: (226, 226), 401: (381, 381)}
+SIZES |= {403: (199, 320), 404: (196, 520), 500: (531, 531)}
+
+
+def choose(
+    rng: np.random.Generator,
+    values: tuple[str, ...],
+    n: int,
+    p: tuple[float, ...] | list[float] | None = None,
+) -> pl.Series:
+    return pl.Series(values, dtype=pl.String).gather(pick(rng, values, n, p=p))
+
+
+def payload_urls(
+    rng: np.random.Generator, targets: tuple[str, ...], payloads: tuple[str, ...], n: int
+) -> pl.Series:
+    frame = pl.DataFrame({"target": choose(rng, targets, n), "payload": choose(rng, payloads, n)})
+    return frame.select(pl.concat_str(["target", "payload"])).to_series()
+
+
+def probe_urls(rng: np.random.Generator, n: int, *, words_only: bool = False) -> pl.Series:
+    """Known probe paths (60%) and dictionary words (`/backup.zip`, `/admin/`, ...)."""
+    frame = pl.DataFrame(
+        {
+            "word": choose(rng, WORDS, n),
+            "suffix": choose(rng, WORD_SUFFIXES, n),
+            "probe": choose(rng, PROBES, n),
+            "known": rng.random(n) < 0.6,
+        }
+    )
+    word = pl.concat_str([pl.lit("/"), pl.col("word"), pl.col("suffix")])
+    if words_only:
+        return frame.select(word).to_series()
+    return frame.select(pl.when("known").then(pl.col("probe")).otherwise(word)).to_series()
+
+
+def sizes(rng: np.random.Generator, status: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(status), dtype=np.int64)
+    for code in np.unique(status):
+        # A loop over the handful of distinct status codes, not over rows.
+        mask = status == code
+        a, b = SIZES[int(code)]
+        out[mask] = rng.integers(a, b + 1, size=int(mask.sum()))
+    return out

@@ -7,14 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from bench.loggen.common import iso
+from bench.loggen.common import iso, iso_expr
 from bench.loggen.windows import peaks
 
 BURST_STATUSES = (404, 401, 403)
-
-
-def _iso_expr(column: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(column), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def apache_truth(
@@ -30,8 +26,8 @@ def apache_truth(
         attacks.group_by("actor", "kind")
         .agg(
             pl.len().alias("requests"),
-            _iso_expr("t").min().alias("first"),
-            _iso_expr("t").max().alias("last"),
+            iso_expr("t").min().alias("first"),
+            iso_expr("t").max().alias("last"),
         )
         .sort("actor", "kind")
     )

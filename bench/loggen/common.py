@@ -260,8 +260,9 @@ def iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
+def iso_expr(column: str) -> pl.Expr:
+    """Whole epoch seconds as ISO 8601 UTC text, vectorised."""
+    return pl.from_epoch(pl.col(column), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stack(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -109,7 +109,8 @@ MAX_TRIES = 6
 
 def user_indices(names: tuple[str, ...], picks: np.ndarray) -> np.ndarray:
     lookup = np.array([USER[n] for n in names], dtype=np.int64)
-    return lookup[picks]
+    out: np.ndarray = lookup[picks]
+    return out
 
 
 def connection_rows(conns: pl.DataFrame) -> pl.DataFrame:

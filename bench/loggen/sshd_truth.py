@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.loggen.common import iso
+from bench.loggen.common import iso, iso_expr
 from bench.loggen.sshd_lines import TEMPLATES
 from bench.loggen.windows import peaks
 
@@ -15,10 +15,6 @@ COUNTING = (
     "password ...]' counts N; the 'Invalid user', pam_unix, 'PAM N more' and 'Disconnecting' "
     "lines of the same attempt are not counted again"
 )
-
-
-def _iso_expr(column: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(column), time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sshd_truth(
@@ -37,7 +33,7 @@ def sshd_truth(
         tried.select("ip", pl.col("t").repeat_by(pl.col("attempts")))
         .explode("t")
         .group_by("ip", maintain_order=True)
-        .agg(_iso_expr("t").alias("attempt_times"))
+        .agg(iso_expr("t").alias("attempt_times"))
     )
     per_ip = (
         tried.group_by("ip")
@@ -65,9 +61,9 @@ def sshd_truth(
         "users",
         pl.col("peak").alias("max_in_window"),
         "must_ban",
-        _iso_expr("crossing").alias("first_crossing"),
-        _iso_expr("first").alias("first"),
-        _iso_expr("last").alias("last"),
+        iso_expr("crossing").alias("first_crossing"),
+        iso_expr("first").alias("first"),
+        iso_expr("last").alias("last"),
         "attempt_times",
     ).to_dicts()
     scanners = _scanners(records, classes, ip_table)
@@ -132,8 +128,8 @@ def _scanners(
         .select(
             pl.col("address").alias("ip"),
             "connections",
-            _iso_expr("first").alias("first"),
-            _iso_expr("last").alias("last"),
+            iso_expr("first").alias("first"),
+            iso_expr("last").alias("last"),
         )
         .to_dicts()
     )
