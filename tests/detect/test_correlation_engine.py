@@ -498,3 +498,24 @@ def test_temporal_ordered_with_a_repeated_rule_needs_two_events() -> None:
     assert run(engine(text), {"ssh_failed": rows([0]), "ssh_accepted": rows([2])}) == []
     alerts = run(engine(text), {"ssh_failed": rows([0, 1]), "ssh_accepted": rows([2])})
     assert [(a.count, a.first_seen, a.last_seen) for a in alerts] == [(3, at(0), at(2))]
+
+
+def test_rows_without_a_time_are_unplaced() -> None:
+    """A matching row whose @timestamp is null is counted as unplaced, not lost."""
+    eng = engine()
+    frame = rows([0, 1]).with_columns(
+        pl.when(pl.col("log.file.line") == 2)
+        .then(None)
+        .otherwise(pl.col("@timestamp"))
+        .alias("@timestamp")
+    )
+    run(eng, {"ssh_failed": frame})
+    assert eng.stats()[0].unplaced == 1
+
+
+def test_naive_times_are_refused_at_the_api() -> None:
+    """batch_end and flush need timezone-aware datetimes; a naive one is a caller bug."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        engine().process({}, batch_end=datetime(2026, 11, 22, 10))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        engine().flush(datetime(2026, 11, 22, 10))
