@@ -103,17 +103,20 @@ class RuleState:
         return alerts
 
     def _settle(self, gone: pl.DataFrame, kept: pl.DataFrame) -> list[Alert]:
-        # An episode is over when none of its rows is kept; rows of one episode share
-        # (key, _peak_at, _peak), and two episodes of a key never do.
+        # Only episodes whose peak satisfies the condition have an alert waiting. One is
+        # over when none of its rows is kept: rows of one episode share (key, _peak_at,
+        # _peak), and two episodes of a key never do.
         ident = [*self.keys, R.PEAK_AT, R.PEAK]
-        closed = gone.unique(ident).join(kept.select(ident).unique(), on=ident, how="anti")
-        won = closed.filter(pl.Series(self.spec.holds(closed[R.PEAK].to_numpy())))
-        alerts = [self.pending.pop(row) for row in won.select(ident).iter_rows()]
+        gone, kept = self._winning(gone).select(ident), self._winning(kept).select(ident)
+        won = gone.unique().join(kept.unique(), on=ident, how="anti")
+        alerts = [self.pending.pop(row) for row in won.iter_rows()]
         if self.pending:
-            live = kept.select(ident).unique()
-            wanted = set(live.iter_rows())
+            wanted = set(kept.unique().iter_rows())
             self.pending = {k: v for k, v in self.pending.items() if k in wanted}
         return alerts
+
+    def _winning(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.Series(self.spec.holds(frame[R.PEAK].to_numpy())))
 
     def _evaluate(self, block: pl.DataFrame, carried: int) -> tuple[pl.DataFrame, list[Alert]]:
         """Measure and decide a block: its first `carried` rows are state, the rest new."""
