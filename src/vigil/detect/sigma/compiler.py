@@ -39,6 +39,7 @@ from vigil.detect.sigma.modifiers import (
     StringMatch,
     field_test,
 )
+from vigil.detect.sigma.regex import rust_regex_error
 from vigil.detect.sigma.values import UnsupportedValue, keyword_matcher, value_matcher
 from vigil.schema.fields import F
 
@@ -253,13 +254,17 @@ def _field_test(field: str, value: object, logsource: Logsource) -> Node:
     if isinstance(value, SigmaFieldReference):
         other = _map_field(value.field, logsource)
         return FieldTest(field, FieldRefMatch(other, value.starts_with, value.ends_with))
-    return FieldTest(field, value_matcher(value))
+    matcher = value_matcher(value)
+    return FieldTest(field, _checked(matcher) if isinstance(matcher, StringMatch) else matcher)
 
 
 def _keyword_test(value: object) -> Node:
     if isinstance(value, SigmaExpansion):
         return _merge_or(AnyOf(tuple(_keyword_test(v) for v in value.values)))
-    return FieldTest(KEYWORD_FIELD, keyword_matcher(value))
+    matcher = keyword_matcher(value)
+    return FieldTest(
+        KEYWORD_FIELD, _checked(matcher) if isinstance(matcher, StringMatch) else matcher
+    )
 
 
 def _flatten(kind: type[AllOf] | type[AnyOf], args: Sequence[Node]) -> Node:
@@ -301,4 +306,13 @@ def _merged(key: tuple[str, str, bool], values: list[Any]) -> FieldTest:
     field, kind, cased = key
     if kind == "cidr":
         return FieldTest(field, CidrMatch(tuple(values)))
-    return FieldTest(field, StringMatch(cast(StringKind, kind), tuple(values), cased))
+    return FieldTest(field, _checked(StringMatch(cast(StringKind, kind), tuple(values), cased)))
+
+
+def _checked(matcher: StringMatch) -> StringMatch:
+    """The matcher, once Rust's engine has accepted its regex (size limit included)."""
+    if matcher.uses_regex():
+        error = rust_regex_error(matcher.regex())
+        if error is not None:
+            raise UnsupportedValue(f"{matcher.kind} test of {len(matcher.values)} values: {error}")
+    return matcher

@@ -2,10 +2,10 @@
 
 Rules are grouped by logsource. Per batch, each group filters the batch once (its
 logsource's rows) and evaluates all its rules' expressions in one lazy `with_columns`,
-so polars shares common sub-expressions (one lower-casing of `message` for every rule
-that reads it) and spreads the work over the cores; the groups run together through
-`pl.collect_all`. The rows that match at least one rule come back in one long frame
-(one row per event and matching rule), from which alerts are one `group_by`.
+so polars spreads the work over the cores and shares common sub-expressions; the
+groups run together through `pl.collect_all`. The rows that match at least one rule
+come back in one long frame (one row per event and matching rule), from which alerts
+are one `group_by`.
 
 An alert is one rule about one entity within one batch. The entity is what the rule's
 `vigil: {entity: [...]}` option names, else per event the first non-null of

@@ -3,9 +3,7 @@
 A `Matcher` is one checked value test (built at compile time by `values`); it becomes
 a `pl.Expr` for a column once a batch's schema says the column's dtype.
 
-Sigma semantics kept here: strings match case-insensitively unless `cased`
-(column and pattern are lower-cased; the lower-casing of a column is shared by every
-rule in one `select` through polars' common-subexpression elimination), numbers compare
+Sigma semantics kept here: strings match case-insensitively unless `cased`, numbers compare
 numerically on numeric columns and as text otherwise, a list column matches when any
 element does, and a column of a type that cannot hold the value does not match.
 """
@@ -60,15 +58,15 @@ def _no_match() -> pl.Expr:
 StringKind = Literal["eq", "prefix", "suffix", "contains", "glob", "any"]
 
 
-def _alternation(values: list[str]) -> str:
-    return "(?:" + "|".join(escape(v) for v in values) + ")"
-
-
 @dataclass(frozen=True)
 class StringMatch:
     """One or more string patterns of one kind on one field (any of them matches).
 
-    `values` are lower-cased unless `cased`; for kind "glob" they are Rust regexes.
+    `values` are literal text, except for kind "glob" where they are Rust regexes.
+    Case-insensitive tests are one `(?i)` regex: Rust's engine folds case (Unicode
+    simple folding) while it searches, with its literal prefilters, which measured 2-4x
+    faster than lower-casing the column first, and the alternatives of a value list
+    are searched in one pass.
     """
 
     kind: StringKind
@@ -81,27 +79,53 @@ class StringMatch:
             return _no_match()
         if self.kind == "any":
             return text.is_not_null()
-        if not self.cased:
-            text = text.str.to_lowercase()
-        tests = _ONE if len(self.values) == 1 else _MANY
-        return tests[self.kind](text, list(self.values))
+        values = list(self.values)
+        if self.cased and self.kind != "glob":
+            return _CASED[self.kind](text, values)
+        if not self.uses_regex():
+            return _FOLDED[self.kind](text, values)
+        return text.str.contains(self.regex())
 
+    def uses_regex(self) -> bool:
+        # Long lists of whole values or substrings (hash lists, IOC lists) are a hash
+        # lookup or an Aho-Corasick pass: cheaper than one huge alternation, no size limit.
+        if self.kind == "any" or (self.cased and self.kind != "glob"):
+            return False
+        return not (self.kind in _FOLDED and len(self.values) > LONG_LIST)
+
+    def regex(self) -> str:
+        """The test as one Rust regex (case-insensitive unless `cased`)."""
+        if self.kind == "glob":
+            body = "|".join(f"(?:{v})" for v in self.values)
+        else:
+            body = "(?:" + "|".join(escape(v) for v in self.values) + ")"
+        anchored = {"eq": f"^{body}$", "prefix": f"^{body}", "suffix": f"{body}$"}
+        return ("" if self.cased else "(?i)") + anchored.get(self.kind, body)
+
+
+# Beyond this many values, eq/contains lists are not made into one regex.
+LONG_LIST = 64
 
 _Test = Callable[[pl.Expr, list[str]], pl.Expr]
-_ONE: dict[str, _Test] = {
-    "eq": lambda t, v: t == v[0],
-    "contains": lambda t, v: t.str.contains(v[0], literal=True),
-    "prefix": lambda t, v: t.str.starts_with(v[0]),
-    "suffix": lambda t, v: t.str.ends_with(v[0]),
-    "glob": lambda t, v: t.str.contains(v[0]),
+
+
+def _folded_contains(text: pl.Expr, values: list[str]) -> pl.Expr:
+    if all(v.isascii() for v in values):
+        return text.str.contains_any(values, ascii_case_insensitive=True)
+    return text.str.to_lowercase().str.contains_any([v.lower() for v in values])
+
+
+_FOLDED: dict[str, _Test] = {
+    "eq": lambda t, v: t.str.to_lowercase().is_in([x.lower() for x in v]),
+    "contains": _folded_contains,
 }
-_MANY: dict[str, _Test] = {
-    "eq": lambda t, v: t.is_in(v),
-    # Aho-Corasick over all the alternatives in one pass.
-    "contains": lambda t, v: t.str.contains_any(v),
-    "prefix": lambda t, v: t.str.contains("^" + _alternation(v)),
-    "suffix": lambda t, v: t.str.contains(_alternation(v) + "$"),
-    "glob": lambda t, v: t.str.contains("|".join(f"(?:{p})" for p in v)),
+_CASED: dict[str, _Test] = {
+    "eq": lambda t, v: t == v[0] if len(v) == 1 else t.is_in(v),
+    "contains": lambda t, v: (
+        t.str.contains(v[0], literal=True) if len(v) == 1 else t.str.contains_any(v)
+    ),
+    "prefix": lambda t, v: pl.any_horizontal([t.str.starts_with(x) for x in v]),
+    "suffix": lambda t, v: pl.any_horizontal([t.str.ends_with(x) for x in v]),
 }
 
 

@@ -56,7 +56,7 @@ def string_matcher(parts: list[StringPart], cased: bool) -> StringMatch:
     norm: list[StringPart] = []
     for part in parts:
         if isinstance(part, str):
-            text = part if cased else part.lower()
+            text = part
             if norm and isinstance(norm[-1], str):
                 norm[-1] += text
             else:
