@@ -5,8 +5,8 @@
 Rules: SigmaHQ's webserver/apache/nginx rules (from ../shared/datasets/sigma) plus a few
 of vigil's own that exercise CIDR, regex, prefix lists and numeric comparison. Events:
 Apache combined lines with ~2% attack requests, plus a third as many sshd rows the web
-rules must skip. Prints wall and CPU seconds and rules×events per second (events = the
-web rows the rules are evaluated on), for `process` (alerts) and `matches`.
+rules must skip. Prints wall and CPU seconds and rule-evaluations (rules x events, the
+events being the web rows) per second, for `process` (alerts) and `matches`.
 """
 
 from __future__ import annotations
@@ -154,10 +154,12 @@ def main() -> None:
         assert best is not None
         wall, cpu, found = best
         evals = len(rules) * web_rows
+        unit = "alerts" if what == "process" else "matched rows"
         print(
             f"{what:8s} wall {wall:6.3f}s cpu {cpu:6.3f}s  "
-            f"{evals / wall / 1e6:7.1f} M rule-events/s wall, {evals / cpu / 1e6:7.1f} M per CPU-s  "
-            f"({web_rows / wall / 1e6:.2f} M events/s; {found:,} {'alerts' if what == 'process' else 'matched rows'})"
+            f"{evals / wall / 1e6:6.1f} M rule-events/s wall, "
+            f"{evals / cpu / 1e6:6.1f} M per CPU-s  "
+            f"({web_rows / wall / 1e6:.2f} M events/s; {found:,} {unit})"
         )
 
 
