@@ -236,24 +236,24 @@ def _order(block: pl.DataFrame, groups: list[str]) -> tuple[I64, np.ndarray]:
     """Row indices in (key, time) order, and where a new key starts in that order.
 
     Sorting on the 64-bit key hash is fast and exact unless two keys share a hash; then
-    (the counts of distinct hashes and distinct keys differ) it sorts on the values.
+    (fewer hash runs than distinct keys) it sorts on the values.
     """
     n = block.height
+    ts = block[R.TS].to_numpy()
+    h = block[R.H].to_numpy()
+    order = np.lexsort((ts, h)).astype(np.int64)
     new_key = np.ones(n, dtype=np.bool_)
-    if groups:
+    new_key[1:] = h[order[1:]] != h[order[:-1]]
+    if groups and n:
         key = pl.struct(groups) if len(groups) > 1 else pl.col(groups[0])
-        hashes, keys = block.select(pl.col(R.H).n_unique(), key.n_unique()).row(0)
-        if hashes != keys:
+        if block.select(key.n_unique()).item() != int(new_key.sum()):
             order = block.select(pl.arg_sort_by([*groups, R.TS])).to_series().to_numpy()
             moved = block.select(groups)[order]
             change = moved.select(
                 pl.any_horizontal(pl.col(g).ne_missing(pl.col(g).shift(1)) for g in groups)
             ).to_series()
             new_key[1:] = change.to_numpy()[1:]
-            return order.astype(np.int64), new_key
-    order = block.select(pl.arg_sort_by([R.H, R.TS])).to_series().to_numpy().astype(np.int64)
-    h = block[R.H].to_numpy()[order]
-    new_key[1:] = h[1:] != h[:-1]
+            order = order.astype(np.int64)
     return order, new_key
 
 
