@@ -184,6 +184,12 @@ def test_entity_option_maps_field_names() -> None:
     assert rule.entity == ("source.ip", "url.domain")
 
 
+def test_regex_over_the_engine_size_limit_is_unsupported() -> None:
+    """A pattern whose regex Rust cannot hold is reported, not left to fail at run time."""
+    reason = unsupported({"sel": {"message": "a" + "?" * 60000 + "b"}, "condition": "sel"})
+    assert reason.startswith("glob test of 1 value(s): Compiled regex exceeds size limit")
+
+
 def test_rule_name_from_file_stem(tmp_path: Path) -> None:
     """A rule without `name` is called after its file."""
     path = tmp_path / "web_scanner.yml"

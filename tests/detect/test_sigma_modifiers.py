@@ -62,6 +62,16 @@ def test_long_contains_list_uses_one_test() -> None:
     assert field_hits("message|contains", values, rows) == [True, True, False, False]
 
 
+def test_long_value_lists_stay_case_insensitive() -> None:
+    """Lists too long for one regex (hash lists, IOC lists) still ignore case, Unicode too."""
+    hashes = [f"{i:032x}" for i in range(100)]
+    words = [f"wörd{i}" for i in range(100)]
+    eq = field_hits("file.hash.md5", hashes, [hashes[42].upper(), "0" * 31 + "g"])
+    contains = field_hits("message|contains", words, ["x WÖRD77 y", "word77"])
+    ascii_contains = field_hits("message|contains", hashes, [f"x{hashes[7].upper()}y", "z"])
+    assert (eq, contains, ascii_contains) == ([True, False], [True, False], [True, False])
+
+
 @pytest.mark.parametrize("modifier", ["startswith", "endswith"])
 def test_prefix_and_suffix_lists(modifier: str) -> None:
     """Lists of prefixes or suffixes match any of them, escaped as literals."""
