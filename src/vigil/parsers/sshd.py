@@ -1,0 +1,81 @@
+"""OpenSSH logs: auth.log, /var/log/secure, `journalctl -u ssh` output.
+
+The syslog family parser (see `syslog_family`) with sshd's message kinds
+(`sshd_messages` has the `event.action` vocabulary and the fields). The other lines of
+an auth.log (sudo, su, CRON, systemd-logind, useradd, passwd, polkit) are events too.
+It claims a file when its first lines come mostly from auth programs and at least one
+from sshd.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+
+from vigil.parsers.auth_messages import AUTH_KINDS
+from vigil.parsers.base import ParseContext
+from vigil.parsers.message_kinds import MessageKind
+from vigil.parsers.sshd_messages import SSHD_KINDS, SSHD_PROGRAMS
+from vigil.parsers.syslog_family import SyslogFamilyParser
+from vigil.parsers.syslog_header import HEADER_PATTERNS
+from vigil.schema.fields import F
+
+# Programs that write to auth.log (the authpriv facility) on common distributions.
+AUTH_PROGRAMS = (
+    *SSHD_PROGRAMS,
+    "sudo",
+    "su",
+    "CRON",
+    "cron",
+    "crond",
+    "systemd-logind",
+    "systemd",
+    "login",
+    "passwd",
+    "chpasswd",
+    "chage",
+    "useradd",
+    "userdel",
+    "usermod",
+    "groupadd",
+    "groupdel",
+    "gpasswd",
+    "adduser",
+    "polkitd",
+    "pkexec",
+    "dbus-daemon",
+    "unix_chkpwd",
+)
+# A file is an auth log when at least this share of its sampled events are from them.
+AUTH_SHARE = 0.5
+
+
+def _patterns(kinds: tuple[MessageKind, ...]) -> dict[str, str]:
+    return {kind.name: kind.pattern for kind in kinds}
+
+
+class SshdParser(SyslogFamilyParser):
+    name = "sshd"
+    summary = "OpenSSH auth.log/secure/journal lines (and the rest of an auth.log)"
+    patterns: ClassVar[dict[str, str]] = {
+        **HEADER_PATTERNS,
+        **_patterns(SSHD_KINDS),
+        **_patterns(AUTH_KINDS),
+    }
+    priority = 20
+
+    @classmethod
+    def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:
+        """The share of events, if some sampled line is from sshd and most are from
+        auth programs; else 0 (a generic syslog is the `syslog` parser's)."""
+        events = cls.sniff_frame(frame, ctx)
+        if events.height == 0:
+            return 0.0
+        program = pl.col(F.PROCESS_NAME)
+        sshd, auth = events.select(
+            program.is_in(SSHD_PROGRAMS).any(), program.is_in(AUTH_PROGRAMS).mean()
+        ).row(0)
+        if not sshd or auth < AUTH_SHARE:
+            return 0.0
+        return events.height / max(frame.height, 1)

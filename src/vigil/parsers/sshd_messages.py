@@ -1,0 +1,367 @@
+"""The messages OpenSSH's sshd writes, as message kinds.
+
+`event.action` vocabulary (every sshd action starts with `ssh_`), with `event.outcome`:
+
+- `ssh_login` (failure, success; unknown for `Postponed`/`Partial`):
+  `Failed <method> for [invalid user] X from IP port N ssh2`, `Accepted <method> ...`
+- `ssh_invalid_user` (failure): `Invalid user X from IP [port N]`
+- `ssh_user_not_allowed` (failure): `User X from IP not allowed because ...`
+- `ssh_max_auth_tries` (failure): `Disconnecting: Too many authentication failures ...`,
+  `error: maximum authentication attempts exceeded for [invalid user] X from IP ...`
+- `ssh_disconnect` (unknown): `Connection closed/reset by [invalid/authenticating user X]
+  IP port N`, `Disconnected from [user X] IP port N`, `Received disconnect from IP port
+  N:11: reason`
+- `ssh_connection` (unknown): `Connection from IP port N on IP port N`
+- `ssh_connection_refused` (failure): `refused connect from HOST (IP)` (TCP wrappers)
+- `ssh_no_identification` (failure): `Did not receive identification string from IP`
+- `ssh_bad_protocol_version` (failure): `Bad protocol version identification '...' from
+  IP`, `banner exchange: Connection from IP port N: invalid format`
+- `ssh_negotiation_failed` (failure): `Unable to negotiate with IP port N: no matching
+  key exchange method found. ...`
+- `ssh_auth_timeout` (failure): `fatal: Timeout before authentication for IP port N`
+- `ssh_reverse_mapping_failed` (unknown): `reverse mapping checking getaddrinfo for HOST
+  [IP] failed - POSSIBLE BREAK-IN ATTEMPT!`, `Address IP maps to HOST, but ...`
+- `ssh_server_listening` (success): `Server listening on ADDR port N.`
+
+Other sshd lines (`input_userauth_request: ...`, `Starting session: ...`) are plain
+events with their syslog fields.
+
+Fields: `user.name`, `source.ip`, `source.port`, `source.domain`, `event.reason`,
+`ssh.auth.method`, `ssh.auth.invalid_user`, `ssh.auth.key.type`,
+`ssh.auth.key.fingerprint` (see `syslog_fields`). Brute-force attempts are the
+`ssh_login` failures whose method is not `publickey`, each weighted by `event.count`
+(rsyslog's `message repeated N times: [ Failed ... ]` is one row with count N);
+`ssh_invalid_user`, `ssh_max_auth_tries` and the PAM actions are not attempts.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from vigil.parsers.message_kinds import MessageKind, address, domain, port
+from vigil.parsers.syslog_fields import SF
+from vigil.schema.fields import F
+
+# OpenSSH 9.8 split sshd into sshd-session (and sshd-auth) processes.
+SSHD_PROGRAMS = ("sshd", "sshd-session", "sshd-auth")
+SSHD = frozenset(SSHD_PROGRAMS)
+
+_FROM = r"(?P<ip>\S+?)(?: port (?P<port>\d+))?"
+_PREAUTH = r"(?: \[preauth\])?\s*$"
+# In one-pass patterns an address that follows an optional word must start with a digit
+# or a colon (IPv6 starting with a-f falls through to the lenient pattern).
+_FAST_FROM = r"(?P<ip>[0-9:][^ ]*)(?: port (?P<port>[0-9]+))?"
+
+
+def _source(extra: dict[str, pl.Expr] | None = None) -> dict[str, pl.Expr]:
+    return {
+        F.SOURCE_IP: address("ip"),
+        SF.SOURCE_DOMAIN: domain("ip"),
+        F.SOURCE_PORT: port("port"),
+        **(extra or {}),
+    }
+
+
+# `for [invalid user] X`: the lenient patterns capture the qualifier as `a` and the user
+# as `user`; the one-pass ones capture the first word as `a` and, after `user `, the
+# user as `user`.
+_USER = pl.coalesce("user", "a")
+_INVALID = (pl.col("a").is_in(["invalid", "illegal"]) & pl.col("user").is_not_null()).fill_null(
+    False
+)
+_FAST_FOR = r"for (?P<a>[^ ]*) (?:user (?P<user>[^ ]*) )?from " + _FAST_FROM
+
+_VERDICT = pl.col("verdict").replace_strict(
+    {"Failed": "failure", "Accepted": "success"}, default="unknown"
+)
+_LOGIN_FIELDS = {
+    F.USER_NAME: _USER,
+    SF.SSH_AUTH_METHOD: pl.col("method"),
+    SF.SSH_INVALID_USER: _INVALID,
+}
+_LOGIN = MessageKind(
+    name="sshd_login",
+    starts=("Failed ", "Accepted ", "Postponed ", "Partial "),
+    pattern=(
+        r"(?P<verdict>Failed|Accepted|Postponed|Partial) (?P<method>[\w/-]+) for "
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {_FROM}"
+        r"(?: ssh\d?)?(?:: .*?)?" + _PREAUTH
+    ),
+    fast=(r"(?P<verdict>Failed|Accepted|P(?:ostponed|artial)) (?P<method>[^ ]+) " + _FAST_FOR),
+    action="ssh_login",
+    outcome=_VERDICT,
+    category="authentication",
+    fields=_source(_LOGIN_FIELDS),
+    programs=SSHD,
+)
+# Publickey logins name the key; a kind of their own keeps the common pattern short.
+_LOGIN_KEY = MessageKind(
+    name="sshd_login_publickey",
+    starts=tuple(f"{v} publickey " for v in ("Failed", "Accepted", "Postponed", "Partial")),
+    pattern=(
+        r"(?P<verdict>Failed|Accepted|Postponed|Partial) (?P<method>publickey) for "
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {_FROM}"
+        r"(?: ssh\d?)?(?:: (?P<keytype>[\w-]+) (?P<fingerprint>\S+).*?)?" + _PREAUTH
+    ),
+    action="ssh_login",
+    outcome=_VERDICT,
+    category="authentication",
+    fields=_source(
+        {
+            **_LOGIN_FIELDS,
+            SF.SSH_KEY_TYPE: pl.col("keytype"),
+            SF.SSH_KEY_FINGERPRINT: pl.col("fingerprint"),
+        }
+    ),
+    programs=SSHD,
+)
+_INVALID_USER = MessageKind(
+    name="sshd_invalid_user",
+    starts=("Invalid user ", "Illegal user "),
+    pattern=rf"(?:Invalid|Illegal) user (?P<user>.*?) from {_FROM}" + _PREAUTH,
+    fast=r"I(?:nvalid|llegal) user (?P<user>[^ ]*) from (?P<ip>[^ ]+)(?: port (?P<port>[0-9]+))?",
+    action="ssh_invalid_user",
+    outcome="failure",
+    category="authentication",
+    fields=_source({F.USER_NAME: pl.col("user"), SF.SSH_INVALID_USER: pl.lit(True)}),
+    programs=SSHD,
+)
+_NOT_ALLOWED = MessageKind(
+    name="sshd_user_not_allowed",
+    starts=("User ",),
+    pattern=r"User (?P<user>.*?) from (?P<ip>\S+) not allowed because (?P<reason>.+?)\s*$",
+    action="ssh_user_not_allowed",
+    outcome="failure",
+    category="authentication",
+    fields={
+        F.SOURCE_IP: address("ip"),
+        SF.SOURCE_DOMAIN: domain("ip"),
+        F.USER_NAME: pl.col("user"),
+        F.EVENT_REASON: pl.col("reason"),
+        SF.SSH_INVALID_USER: pl.lit(False),
+    },
+    programs=SSHD,
+)
+_TOO_MANY = MessageKind(
+    name="sshd_too_many_failures",
+    starts=(
+        "Disconnecting: Too many authentication failures",
+        "Disconnecting authenticating user ",
+        "Disconnecting invalid user ",
+    ),
+    pattern=(
+        r"Disconnecting(?:: Too many authentication failures"
+        r"(?: for (?:(?P<a>invalid|illegal) user )?(?P<user>.*?))?"
+        r"| (?P<qual>invalid|authenticating) user (?P<user2>.*?) (?P<ip>\S+) port (?P<port>\d+)"
+        r": Too many authentication failures)" + _PREAUTH
+    ),
+    action="ssh_max_auth_tries",
+    outcome="failure",
+    category="authentication",
+    fields=_source(
+        {
+            F.USER_NAME: pl.coalesce("user", "user2"),
+            F.EVENT_REASON: pl.lit("too many authentication failures"),
+            SF.SSH_INVALID_USER: pl.when(pl.col("qual").is_not_null())
+            .then(pl.col("qual") == "invalid")
+            .when(pl.col("user").is_not_null())
+            .then(pl.col("a").is_not_null()),
+        }
+    ),
+    programs=SSHD,
+)
+_MAX_EXCEEDED = MessageKind(
+    name="sshd_max_attempts_exceeded",
+    starts=("maximum authentication attempts exceeded for ",),
+    pattern=(
+        r"(?:error: )?maximum authentication attempts exceeded for "
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {_FROM}(?: ssh\d?)?" + _PREAUTH
+    ),
+    fast=r"(?:error: )?maximum authentication attempts exceeded " + _FAST_FOR,
+    action="ssh_max_auth_tries",
+    outcome="failure",
+    category="authentication",
+    fields=_source(
+        {
+            F.USER_NAME: _USER,
+            F.EVENT_REASON: pl.lit("maximum authentication attempts exceeded"),
+            SF.SSH_INVALID_USER: _INVALID,
+        }
+    ),
+    programs=SSHD,
+)
+_CLOSED = MessageKind(
+    name="sshd_connection_closed",
+    starts=("Connection closed by ", "Connection reset by ", "Disconnected from "),
+    pattern=(
+        r"(?:Connection (?P<how>closed|reset) by|Disconnected from)"
+        r"(?: (?P<qual>invalid|authenticating))?(?: user (?P<user>.*?))?"
+        rf" {_FROM}" + _PREAUTH
+    ),
+    fast=(
+        r"(?:Connection (?P<how>closed|reset) by|Disconnected from) "
+        r"(?:(?P<qual>invalid|authenticating) )?(?:user (?P<user>[^ ]*) )?" + _FAST_FROM
+    ),
+    action="ssh_disconnect",
+    outcome="unknown",
+    fields=_source(
+        {
+            F.USER_NAME: pl.col("user"),
+            F.EVENT_REASON: pl.concat_str(pl.lit("connection "), pl.col("how")),
+            SF.SSH_INVALID_USER: pl.when(pl.col("qual").is_not_null()).then(
+                pl.col("qual") == "invalid"
+            ),
+        }
+    ),
+    programs=SSHD,
+)
+_RECEIVED_DISCONNECT = MessageKind(
+    name="sshd_received_disconnect",
+    starts=("Received disconnect from ",),
+    pattern=(
+        r"(?:error: )?Received disconnect from (?P<ip>\S+?)(?: port (?P<port>\d+))?: ?"
+        r"(?P<code>\d+):(?P<reason>.*?)" + _PREAUTH
+    ),
+    fast=(
+        r"(?:error: )?Received disconnect from (?P<ip>[0-9.]+)(?: port (?P<port>[0-9]+))?: ?"
+        r"(?P<code>[0-9]+):(?P<reason>.*)"
+    ),
+    action="ssh_disconnect",
+    outcome="unknown",
+    fields=_source(
+        {
+            F.EVENT_REASON: pl.col("reason")
+            .str.strip_chars_end()
+            .str.strip_suffix("[preauth]")
+            .str.strip_chars()
+            .replace("", None)
+        }
+    ),
+    programs=SSHD,
+)
+_CONNECTION = MessageKind(
+    name="sshd_connection",
+    starts=("Connection from ",),
+    pattern=rf"Connection from {_FROM} on (?P<dip>\S+) port (?P<dport>\d+)(?: rdomain \S*)?\s*$",
+    action="ssh_connection",
+    outcome="unknown",
+    category="network",
+    fields=_source({F.DESTINATION_IP: address("dip"), F.DESTINATION_PORT: port("dport")}),
+    programs=SSHD,
+)
+_REFUSED = MessageKind(
+    name="sshd_refused_connect",
+    starts=("refused connect from ",),
+    pattern=r"refused connect from (?P<host>\S+) \((?:::ffff:)?(?P<ip>[^)\s]+)\)\s*$",
+    action="ssh_connection_refused",
+    outcome="failure",
+    category="network",
+    fields={F.SOURCE_IP: address("ip"), SF.SOURCE_DOMAIN: pl.col("host")},
+    programs=SSHD,
+)
+_NO_IDENT = MessageKind(
+    name="sshd_no_identification",
+    starts=("Did not receive identification string from ",),
+    pattern=rf"Did not receive identification string from {_FROM}\s*$",
+    action="ssh_no_identification",
+    outcome="failure",
+    category="network",
+    fields=_source(),
+    programs=SSHD,
+)
+_BAD_VERSION = MessageKind(
+    name="sshd_bad_protocol_version",
+    starts=("Bad protocol version identification ",),
+    pattern=rf"Bad protocol version identification '.*' from {_FROM}\s*$",
+    action="ssh_bad_protocol_version",
+    outcome="failure",
+    category="network",
+    fields=_source(),
+    programs=SSHD,
+)
+_BANNER = MessageKind(
+    name="sshd_banner_exchange",
+    starts=("banner exchange: Connection from ",),
+    pattern=rf"banner exchange: Connection from {_FROM}: (?P<reason>.+?)" + _PREAUTH,
+    action="ssh_bad_protocol_version",
+    outcome="failure",
+    category="network",
+    fields=_source({F.EVENT_REASON: pl.col("reason")}),
+    programs=SSHD,
+)
+_NEGOTIATE = MessageKind(
+    name="sshd_unable_to_negotiate",
+    starts=("Unable to negotiate with ",),
+    pattern=(
+        r"(?:fatal: )?Unable to negotiate with (?P<ip>[^ :]+|\S+?)(?: port (?P<port>\d+))?: "
+        r"(?P<reason>no matching .*? found)\..*$"
+    ),
+    action="ssh_negotiation_failed",
+    outcome="failure",
+    category="network",
+    fields=_source({F.EVENT_REASON: pl.col("reason")}),
+    programs=SSHD,
+)
+_TIMEOUT = MessageKind(
+    name="sshd_auth_timeout",
+    starts=("Timeout before authentication for ",),
+    pattern=rf"(?:fatal: )?Timeout before authentication for {_FROM}\s*$",
+    action="ssh_auth_timeout",
+    outcome="failure",
+    category="authentication",
+    fields=_source(),
+    programs=SSHD,
+)
+_REVERSE = MessageKind(
+    name="sshd_reverse_mapping",
+    starts=("reverse mapping checking getaddrinfo for ",),
+    pattern=(
+        r"reverse mapping checking getaddrinfo for (?P<host>\S+) \[(?P<ip>[^\]\s]+)\] failed"
+        r"(?: - POSSIBLE BREAK-IN ATTEMPT!)?\s*$"
+    ),
+    action="ssh_reverse_mapping_failed",
+    outcome="unknown",
+    fields={F.SOURCE_IP: address("ip"), SF.SOURCE_DOMAIN: pl.col("host")},
+    programs=SSHD,
+)
+_ADDRESS_MAPS = MessageKind(
+    name="sshd_address_maps",
+    starts=("Address ",),
+    pattern=(
+        r"Address (?P<ip>\S+) maps to (?P<host>[^,\s]+), but this does not map back to the "
+        r"address(?: - POSSIBLE BREAK-IN ATTEMPT!)?\s*$"
+    ),
+    action="ssh_reverse_mapping_failed",
+    outcome="unknown",
+    fields={F.SOURCE_IP: address("ip"), SF.SOURCE_DOMAIN: pl.col("host")},
+    programs=SSHD,
+)
+_LISTENING = MessageKind(
+    name="sshd_server_listening",
+    starts=("Server listening on ",),
+    pattern=r"Server listening on \S+ port \d+\.?\s*$",
+    action="ssh_server_listening",
+    outcome="success",
+    programs=SSHD,
+)
+
+SSHD_KINDS: tuple[MessageKind, ...] = (
+    _LOGIN,
+    _LOGIN_KEY,
+    _INVALID_USER,
+    _NOT_ALLOWED,
+    _TOO_MANY,
+    _MAX_EXCEEDED,
+    _CLOSED,
+    _RECEIVED_DISCONNECT,
+    _CONNECTION,
+    _REFUSED,
+    _NO_IDENT,
+    _BAD_VERSION,
+    _BANNER,
+    _NEGOTIATE,
+    _TIMEOUT,
+    _REVERSE,
+    _ADDRESS_MAPS,
+    _LISTENING,
+)

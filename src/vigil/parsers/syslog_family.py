@@ -1,0 +1,133 @@
+"""What the syslog, sshd and netfilter parsers share: header, then message kinds.
+
+Every line with a syslog header is an event with the header's fields; its message body
+is `message`. Messages of sshd, PAM, sudo, su, cron, systemd-logind, the account tools
+and kernel packet logs get their own fields (see `sshd_messages`, `auth_messages`,
+`netfilter_messages`), whichever of the three parsers reads the file, so a mixed
+/var/log/syslog loses nothing. rsyslog's `message repeated N times: [ msg ]` is one event
+for `msg` with `event.count` = N.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
+
+import polars as pl
+
+from vigil.parsers.auth_messages import AUTH_KINDS
+from vigil.parsers.base import LINE, LineParser, ParseContext, ParseResult, empty_rejects
+from vigil.parsers.message_kinds import MSG, ROW, KindTable
+from vigil.parsers.netfilter_messages import NETFILTER_KIND
+from vigil.parsers.sshd_messages import SSHD_KINDS
+from vigil.parsers.syslog_header import (
+    HEADER_PATTERNS,
+    add_timestamps,
+    reject_rest,
+    split_headers,
+)
+from vigil.parsers.syslog_time import YearTracker
+from vigil.schema.fields import F
+
+KINDS = KindTable((*SSHD_KINDS, *AUTH_KINDS, NETFILTER_KIND))
+# Below this many lines a chunk is parsed on one thread (threads cost ~1 ms).
+PARALLEL_MIN_LINES = 20_000
+_POOL: ThreadPoolExecutor | None = None
+REPEATED = r"^message repeated (?P<n>\d+) times?: \[ ?(?P<inner>.*?) ?\]$"
+# Solaris puts a message id in front of the text: `[ID 800047 auth.notice] `.
+_SOLARIS_ID = r"^\[ID \d+ [\w.]+\] "
+
+
+class SyslogFamilyParser(LineParser):
+    """Base of the syslog-header parsers; subclasses set `name`, `summary`, `patterns`."""
+
+    patterns: ClassVar[dict[str, str]] = {**HEADER_PATTERNS, **KINDS.patterns()}
+
+    def __init__(self, ctx: ParseContext) -> None:
+        super().__init__(ctx)
+        # One parser instance reads one file, chunk after chunk, in order.
+        self.years = YearTracker(ctx)
+
+    def parse(self, frame: pl.DataFrame) -> ParseResult:
+        parts = _slices(frame)
+        if len(parts) > 1:
+            # polars runs a string expression over one column on one thread; two halves
+            # on two threads use both cores (the GIL is released inside polars).
+            done = list(_pool().map(self._parse_slice, parts))
+        else:
+            done = [self._parse_slice(frame)]
+        events = pl.concat([d[0] for d in done], how="diagonal_relaxed")
+        rejects = pl.concat([empty_rejects(), *(d[1] for d in done)])
+        events = add_timestamps(events, self.years)
+        extras = [d[2] for d in done if d[2] is not None and d[2].height]
+        if extras:
+            events = pl.concat([events, *extras], how="diagonal_relaxed").sort(F.LOG_FILE_LINE)
+        return ParseResult(events, rejects)
+
+    def _parse_slice(
+        self, frame: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+        """(header events without `@timestamp`, rejects, events from lines without a
+        header): everything that does not depend on the lines before."""
+        headers, rest = split_headers(frame)
+        extra, rejects = self.without_header(rest)
+        return self.messages(headers), rejects, extra
+
+    def without_header(self, rest: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+        """(events from lines without a syslog header, rejects): by default all rejects."""
+        return None, reject_rest(rest)
+
+    def messages(self, headers: pl.DataFrame) -> pl.DataFrame:
+        """Events from header rows (which have `_msg`), in line order, with the fields of
+        their message kinds."""
+        if headers.select(pl.col(MSG).str.starts_with("[ID ").any()).item():
+            headers = headers.with_columns(pl.col(MSG).str.replace(_SOLARIS_ID, ""))
+        headers = _expand_repeats(headers).with_row_index(ROW)
+        fields = KINDS.fields(headers)
+        if fields.height:
+            # Back into line order: row i takes the kind fields of row i, or nulls.
+            where = pl.repeat(None, headers.height, dtype=pl.UInt32, eager=True).scatter(
+                fields.get_column(ROW), pl.int_range(0, fields.height, dtype=pl.UInt32, eager=True)
+            )
+            headers = headers.hstack(fields.drop(ROW).select(pl.all().gather(where)))
+        return (
+            headers.drop(ROW)
+            .rename({MSG: F.MESSAGE})
+            .with_columns(pl.lit(self.name).alias(F.EVENT_DATASET))
+        )
+
+    @classmethod
+    def sniff_frame(cls, frame: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+        """The events of these lines, for `sniff` overrides to judge."""
+        return cls(ctx).parse(frame.filter(pl.col(LINE).str.strip_chars() != "")).events
+
+
+def _expand_repeats(headers: pl.DataFrame) -> pl.DataFrame:
+    """`message repeated N times: [ msg ]` → `msg` with `event.count` = N."""
+    repeated = headers.get_column(MSG).str.starts_with("message repeated ")
+    if not repeated.any():
+        return headers
+    where = repeated.arg_true()
+    groups = headers.get_column(MSG).gather(where).str.extract_groups(REPEATED).struct.unnest()
+    count = groups.get_column("n").cast(pl.UInt32, strict=False)
+    ok = groups.get_column("inner").is_not_null() & (count > 0)
+    where, count = where.filter(ok), count.filter(ok)
+    counts = pl.repeat(None, headers.height, dtype=pl.UInt32, eager=True).scatter(where, count)
+    return headers.with_columns(
+        headers.get_column(MSG).scatter(where, groups.get_column("inner").filter(ok)),
+        counts.alias(F.EVENT_COUNT),
+    )
+
+
+def _slices(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    if frame.height < PARALLEL_MIN_LINES:
+        return [frame]
+    half = frame.height // 2
+    return [frame.slice(0, half), frame.slice(half)]
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL  # noqa: PLW0603 - one pool for the process, made on first use
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vigil-syslog")
+    return _POOL
