@@ -519,3 +519,25 @@ def test_naive_times_are_refused_at_the_api() -> None:
         engine().process({}, batch_end=datetime(2026, 11, 22, 10))
     with pytest.raises(ValueError, match="timezone-aware"):
         engine().flush(datetime(2026, 11, 22, 10))
+
+
+@pytest.mark.parametrize("text", [BRUTE, RANGE], ids=["fired", "past-the-range"])
+def test_a_decided_flood_keeps_only_a_skeleton(text: str) -> None:
+    """Ten batches of a 5000-event flood hold a handful of rows, and alert at most once."""
+    eng = engine(text, lateness=timedelta(0))
+    alerts: list[Alert] = []
+    for k in range(10):
+        minutes = [k * 3 + i * 3 / 5000 for i in range(5000)]
+        alerts += eng.process({"ssh_failed": rows(minutes, first_line=k * 5000 + 1)})
+        assert eng.stats()[0].rows <= 10
+    alerts += eng.flush(at(24 * 60))
+    assert len(alerts) == (1 if text is BRUTE else 0)
+    assert eng.stats()[0].rows == 0
+
+
+def test_a_late_event_joins_a_thinned_episode() -> None:
+    """After a fired flood is thinned, a late event of the same episode raises nothing."""
+    eng = engine(lateness=timedelta(minutes=10))
+    first = eng.process({"ssh_failed": rows([i / 100 for i in range(1000)])})
+    again = eng.process({"ssh_failed": rows([4.5, 4.6, 4.7, 4.8, 4.9], first_line=2000)})
+    assert (len(first), again) == (1, [])

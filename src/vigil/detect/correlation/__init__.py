@@ -60,7 +60,9 @@ and turn every real event into a late one.
 
 **Memory.** A group's events are kept while they can still share a window with an event
 that is not late: for timespan + lateness after them. A group whose newest event is
-older than that is gone. `flush(now)` moves event time on when no events arrive (live
+older than that is gone. Of an episode already decided (fired, or its peak past an upper
+bound) only a skeleton is kept, two events per timespan, enough to tell whether a later
+event still belongs to it: a flood that has fired costs a few rows, not all its events. `flush(now)` moves event time on when no events arrive (live
 mode): groups expire and finished episodes are decided on a timer. Only call it with a
 time the sources have reached.
 

@@ -122,6 +122,16 @@ class CorrelationSpec:
             ok &= b.holds(measure)
         return ok
 
+    def beyond(self, measure: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Peaks past an upper bound: a peak only grows, so these can never satisfy it."""
+        out = np.zeros(measure.shape, dtype=np.bool_)
+        for b in self.bounds:
+            if b.op == "lt":
+                out |= measure >= b.value
+            elif b.op in ("lte", "eq"):
+                out |= measure > b.value
+        return out
+
 
 @dataclass(frozen=True, eq=False)
 class UnsupportedCorrelation:

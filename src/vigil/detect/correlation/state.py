@@ -152,21 +152,25 @@ class RuleState:
 
         win = Window(block, order, ts, adj, wstart, wend, weight, previous, span)
         alerts: list[Alert] = []
+        done = np.logical_or.reduceat(column(R.DONE), ep_starts)
         if spec.deferred:
             peak, peak_at = column(R.PEAK), column(R.PEAK_AT)
             fresh = np.concatenate([[0], np.cumsum(order >= carried)])
             touched = fresh[wend] > fresh[wstart]  # the window holds an event of this batch
             updates = self._peaks(win, measure, peak, peak_at, complete, touched, eid, ep_starts)
+            done |= spec.beyond(updates[R.PEAK][ep_starts])
         else:
-            done = np.logical_or.reduceat(column(R.DONE), ep_starts)
             ok = spec.holds(measure) & complete & ~done[eid]
             hits = np.flatnonzero(ok)
             first = hits[np.unique(eid[hits], return_index=True)[1]]
             done[eid[first]] = True
             alerts = alerts_for(spec, win, first, self.max_evidence)
-            updates = {R.DONE: done[eid]}
-        back = {k: _unsort(v, order) for k, v in updates.items()}
-        return block.with_columns(pl.Series(k, v) for k, v in back.items()), alerts
+            updates = {}
+        updates[R.DONE] = done[eid]
+        keep = _unsort(_skeleton(updates[R.DONE], opens, ts // span), order)
+        back = [pl.Series(k, _unsort(v, order)) for k, v in updates.items()]
+        block = block.with_columns(back)
+        return (block if keep.all() else block.filter(pl.Series(keep))), alerts
 
     def _measure(
         self, block: pl.DataFrame, order: I64, seg: I64, adj: I64, weight: I64, segments: int
@@ -255,6 +259,21 @@ def _order(block: pl.DataFrame, groups: list[str]) -> tuple[I64, np.ndarray]:
             new_key[1:] = change.to_numpy()[1:]
             order = order.astype(np.int64)
     return order, new_key
+
+
+def _skeleton(decided: np.ndarray, opens: np.ndarray, bucket: I64) -> np.ndarray:
+    """Rows worth keeping: all of an undecided episode, a skeleton of a decided one.
+
+    A decided episode (fired, or its peak past the upper bound) needs its rows only to
+    tell whether a later event still belongs to it. The first and last row of each
+    timespan-wide bucket keep every gap at most a timespan, so that answer is unchanged,
+    and a flood that has fired costs a few rows instead of all of its events.
+    """
+    edge = opens.copy()
+    edge[1:] |= bucket[1:] != bucket[:-1]
+    last = np.append(edge[1:], True)
+    keep: np.ndarray = ~decided | edge | last
+    return keep
 
 
 def _unsort(values: np.ndarray, order: I64) -> np.ndarray:
