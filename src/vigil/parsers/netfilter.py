@@ -91,7 +91,9 @@ class NetfilterParser(SyslogFamilyParser):
             return 0.0
         packet = pl.col(F.NETWORK_TRANSPORT).is_not_null()
         kernel = packet | (pl.col(F.PROCESS_NAME) == "kernel")
-        any_packet, share = events.select(packet.any(), kernel.fill_null(False).mean()).row(0)
+        any_packet, share = events.select(
+            packet.any().alias("packet"), kernel.fill_null(False).mean().alias("kernel")
+        ).row(0)
         if not any_packet or share < KERNEL_SHARE:
             return 0.0
         return events.height / max(frame.height, 1)

@@ -3,8 +3,8 @@
 The syslog family parser (see `syslog_family`) with sshd's message kinds
 (`sshd_messages` has the `event.action` vocabulary and the fields). The other lines of
 an auth.log (sudo, su, CRON, systemd-logind, useradd, passwd, polkit) are events too.
-It claims a file when its first lines come mostly from auth programs and at least one
-from sshd.
+It claims a file when its first lines are mostly auth lines (auth programs, PAM) and at
+least one is from sshd.
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ from vigil.parsers.syslog_family import SyslogFamilyParser
 from vigil.parsers.syslog_header import HEADER_PATTERNS
 from vigil.schema.fields import F
 
-# Programs that write to auth.log (the authpriv facility) on common distributions.
+# Programs whose lines make a file an auth.log (the authpriv facility). CRON and systemd
+# count through their PAM lines only (an event category below): their other lines fill
+# /var/log/syslog too.
 AUTH_PROGRAMS = (
     *SSHD_PROGRAMS,
     "sudo",
     "su",
-    "CRON",
-    "cron",
-    "crond",
     "systemd-logind",
-    "systemd",
     "login",
     "passwd",
     "chpasswd",
@@ -44,10 +42,10 @@ AUTH_PROGRAMS = (
     "adduser",
     "polkitd",
     "pkexec",
-    "dbus-daemon",
     "unix_chkpwd",
 )
-# A file is an auth log when at least this share of its sampled events are from them.
+AUTH_CATEGORIES = ("authentication", "session", "iam")
+# A file is an auth log when at least this share of its sampled events are auth lines.
 AUTH_SHARE = 0.5
 
 
@@ -73,8 +71,11 @@ class SshdParser(SyslogFamilyParser):
         if events.height == 0:
             return 0.0
         program = pl.col(F.PROCESS_NAME)
+        auth_line = program.is_in(AUTH_PROGRAMS).fill_null(False)
+        if F.EVENT_CATEGORY in events.columns:
+            auth_line = auth_line | pl.col(F.EVENT_CATEGORY).is_in(AUTH_CATEGORIES).fill_null(False)
         sshd, auth = events.select(
-            program.is_in(SSHD_PROGRAMS).any(), program.is_in(AUTH_PROGRAMS).mean()
+            program.is_in(SSHD_PROGRAMS).any().alias("sshd"), auth_line.mean().alias("auth")
         ).row(0)
         if not sshd or auth < AUTH_SHARE:
             return 0.0
