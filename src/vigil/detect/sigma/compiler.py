@@ -172,12 +172,16 @@ def rule_name(rule: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(rule.title).lower()).strip("_") or rule_key(rule)
 
 
-def compile_rule(rule: SigmaRule) -> CompiledRule | Unsupported:
-    """Compile one rule's detection, or say why vigil cannot evaluate it."""
+def compile_rule(rule: SigmaRule, logsource: Logsource | None = None) -> CompiledRule | Unsupported:
+    """Compile one rule's detection, or say why vigil cannot evaluate it.
+
+    `logsource` overrides the table lookup of the rule's own logsource (to run a rule
+    over a source it was not written for, e.g. hunting in JSON lines).
+    """
     if rule.errors:
         return Unsupported(rule, f"rule has errors: {rule.errors[0]}")
     ls = rule.logsource
-    logsource = find_logsource(ls.product, ls.category, ls.service)
+    logsource = logsource or find_logsource(ls.product, ls.category, ls.service)
     if logsource is None:
         return Unsupported(rule, f"no vigil parser produces logsource {_describe(ls)}")
     try:

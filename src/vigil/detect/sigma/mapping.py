@@ -46,6 +46,9 @@ ALL_DATASETS: tuple[str, ...] = (
     "csv",
 )
 
+# Datasets whose columns are named by the data itself (JSON keys, CSV headers).
+SELF_DESCRIBED: frozenset[str] = frozenset({"jsonl", "csv"})
+
 # Programs that write to the auth/authpriv syslog facilities on Debian and RHEL hosts.
 AUTH_PROGRAMS: tuple[str, ...] = (
     *SSHD_PROGRAMS,
@@ -207,13 +210,16 @@ class Logsource:
     facilities: tuple[int, ...] = ()
     categories: tuple[str, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict)
+    # Every field name is a column as is: for sources whose columns are the data's own
+    # keys (JSON lines, CSV headers), where no name can be known to be wrong.
+    passthrough: bool = False
 
     def field(self, sigma_name: str) -> str | None:
         """The column a rule's field name means here, or None when vigil has no such field."""
         mapped = self.fields.get(sigma_name)
         if mapped is not None:
             return mapped
-        return sigma_name if is_ecs_name(sigma_name) else None
+        return sigma_name if self.passthrough or is_ecs_name(sigma_name) else None
 
     def filter(self, schema: Schema) -> pl.Expr:
         dataset, _ = column(schema, F.EVENT_DATASET)
@@ -270,7 +276,9 @@ LOGSOURCES: dict[tuple[str | None, str | None, str | None], Logsource] = {
     (None, "firewall", None): _FIREWALL,
     ("linux", "firewall", None): _FIREWALL,
     **{
-        ("vigil", None, dataset): Logsource(f"vigil/{dataset}", datasets=(dataset,))
+        ("vigil", None, dataset): Logsource(
+            f"vigil/{dataset}", datasets=(dataset,), passthrough=dataset in SELF_DESCRIBED
+        )
         for dataset in ALL_DATASETS
     },
 }
