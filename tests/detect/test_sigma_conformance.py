@@ -85,7 +85,7 @@ def core_rules() -> dict[str, Any]:
 
 
 def test_regression_samples_fire(core_rules: dict[str, Any]) -> None:
-    """Every SigmaHQ core rule with a regression sample matches it."""
+    """Every SigmaHQ core rule with a regression sample matches it, and not an empty event."""
     misses, checked = [], 0
     for rule_id, folder in _samples():
         rule = core_rules.get(rule_id)
@@ -97,9 +97,15 @@ def test_regression_samples_fire(core_rules: dict[str, Any]) -> None:
         raw = [line for s in sorted(folder.glob("*.raw")) for line in s.read_text().splitlines()]
         rows = [_event_row(d) for d in docs] + [{"message": line} for line in raw]
         frame = pl.DataFrame(rows, infer_schema_length=None)
+        # The same fields, all null: a rule that fired here would fire on anything.
+        blank = pl.DataFrame(
+            {c: [None] for c in frame.columns}, schema=dict.fromkeys(frame.columns, pl.String)
+        )
         checked += 1
         if not frame.select(compiled.expr(frame.schema).any()).item():
             misses.append(f"{rule.title} ({folder.name})")
+        if blank.select(compiled.expr(blank.schema).any()).item():
+            misses.append(f"{rule.title} ({folder.name}) fires on an empty event")
     print(f"\nSigmaHQ regression samples checked: {checked}, missed: {len(misses)}")
     assert checked >= 190
     assert misses == []
