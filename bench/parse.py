@@ -115,10 +115,9 @@ def ensure_log(fmt: str, lines: int, seed: int, out_dir: Path) -> Path:
     return path
 
 
-def vigil_run(fmt: str, path: Path, lines: int) -> Run:
-    run, stdout, stderr = measure(
-        f"vigil {fmt}", [str(VIGIL), "analyze", "--json", str(path)], lines
-    )
+def vigil_run(fmt: str, path: Path, lines: int, *, force: bool = False) -> Run:
+    cmd = [str(VIGIL), "analyze", "--json", *(["--format", fmt] if force else []), str(path)]
+    run, stdout, stderr = measure(f"vigil {fmt}" + (" (--format)" if force else ""), cmd, lines)
     try:
         report = json.loads(stdout)
         parsed = sum(f.get("events", 0) for f in report["files"])
@@ -228,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--force-format", action="store_true", help="pass --format to vigil (skip detection)"
+    )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = set(formats) - set(FILES)
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     by_name: dict[str, Run] = {}
     for fmt in formats:
         path = ensure_log(fmt, args.lines, args.seed, args.out)
-        by_name[fmt] = vigil_run(fmt, path, args.lines)
+        by_name[fmt] = vigil_run(fmt, path, args.lines, force=args.force_format)
         runs.append(by_name[fmt])
         if fmt == "sshd" and not args.no_peers:
             for name, peer in (
@@ -257,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     big = None
     if not args.no_big and "sshd" in formats:
         path = ensure_log("sshd", args.big_lines, args.seed, args.out)
-        big = vigil_run("sshd", path, args.big_lines)
-        big.label = f"vigil sshd ({_short(args.big_lines)})"
+        big = vigil_run("sshd", path, args.big_lines, force=args.force_format)
+        big.label = big.label.replace("sshd", f"sshd {_short(args.big_lines)}", 1)
         runs.append(big)
     print()
     print(table(runs))
