@@ -184,6 +184,18 @@ def test_entity_option_maps_field_names() -> None:
     assert rule.entity == ("source.ip", "url.domain")
 
 
+@pytest.mark.parametrize(
+    ("condition", "reason"),
+    [
+        ("sel and missing", "Detection 'missing' not defined in detections"),
+        ("sel | count() > 5", "The pipe syntax in Sigma conditions has been deprecated"),
+    ],
+)
+def test_bad_condition_is_unsupported(condition: str, reason: str) -> None:
+    """A condition pySigma cannot resolve makes the rule unsupported with its reason."""
+    assert unsupported({"sel": {"message": "x"}, "condition": condition}).startswith(reason)
+
+
 def test_regex_over_the_engine_size_limit_is_unsupported() -> None:
     """A pattern whose regex Rust cannot hold is reported, not left to fail at run time."""
     reason = unsupported({"sel": {"message": "a" + "?" * 60000 + "b"}, "condition": "sel"})

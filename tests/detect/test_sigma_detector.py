@@ -12,7 +12,7 @@ import pytest
 from tests.detect.sigma_util import compiled
 from vigil.clock import FixedClock
 from vigil.detect.sigma.compiler import CompiledRule, compile_rules
-from vigil.detect.sigma.detector import RULE_INDEX, SigmaDetector
+from vigil.detect.sigma.detector import RULE_INDEX, SigmaDetector, silent_references
 from vigil.detect.sigma.loader import load_rules
 from vigil.schema.batch import conform
 
@@ -256,6 +256,26 @@ def test_duplicate_rule_keys_are_refused() -> None:
     rule = compiled({"s": {"message": "x"}, "condition": "s"})
     with pytest.raises(ValueError, match="two rules share the key"):
         SigmaDetector([rule, rule])
+
+
+def test_silent_rules_match_but_raise_no_alert() -> None:
+    """Rules a correlation uses (generate: false) give matches but no alerts."""
+    loaded = load_rules([RULES])
+    silent = silent_references(loaded.correlations)
+    assert silent == {SSH_ROOT}
+    ssh = {
+        "event.dataset": "sshd",
+        "process.name": "sshd",
+        "event.action": "ssh_login",
+        "event.outcome": "failure",
+        "user.name": "root",
+        "source.ip": "203.0.113.7",
+    }
+    batch = _batch([ssh, _web("203.0.113.7", "sqlmap/1")])
+    detector = SigmaDetector(_rules(), silent=silent)
+    alerts, found = detector.process_with_matches(batch)
+    assert [a.rule_id for a in alerts] == [SCANNER]
+    assert found[SSH_ROOT].height == 1
 
 
 def test_flush_has_nothing_pending() -> None:

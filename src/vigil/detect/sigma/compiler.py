@@ -187,8 +187,12 @@ def compile_rule(rule: SigmaRule, logsource: Logsource | None = None) -> Compile
     try:
         entity = _entity_option(rule, logsource)
         trees = [_node(c.parsed, logsource) for c in rule.detection.parsed_condition]
-    except (UnsupportedValue, SigmaError) as e:
+    except UnsupportedValue as e:
         return Unsupported(rule, str(e))
+    except SigmaError as e:
+        # pySigma parses conditions lazily: an undefined selection surfaces here. Its
+        # str() appends the rule's path, which Unsupported already carries.
+        return Unsupported(rule, str(e.args[0]) if e.args else type(e).__name__)
     condition = trees[0] if len(trees) == 1 else AnyOf(tuple(trees))
     return CompiledRule(rule, rule_key(rule), rule_name(rule), logsource, condition, entity)
 

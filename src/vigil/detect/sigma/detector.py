@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
+from sigma.correlations import SigmaCorrelationRule
 
 from vigil.alerts.model import MAX_EVIDENCE, Alert, Evidence
 from vigil.clock import Clock, SystemClock
-from vigil.detect.sigma.compiler import CompiledRule
+from vigil.detect.sigma.compiler import CompiledRule, rule_key
 from vigil.detect.sigma.mapping import Logsource, Schema, column
 from vigil.schema.fields import F
 
@@ -33,6 +34,19 @@ RULE_INDEX = "__vigil_rule"
 DEFAULT_ENTITY: tuple[str, ...] = (F.SOURCE_IP, F.USER_NAME, F.HOST_NAME)
 AUTHOR_TAG = "sigma.author:"
 _PLAN_CACHE = 64
+
+
+def silent_references(correlations: Iterable[SigmaCorrelationRule]) -> set[str]:
+    """Keys of the rules that correlations use without `generate: true`: in Sigma, such
+    rules feed their correlation and raise no alert of their own."""
+    out: set[str] = set()
+    for correlation in correlations:
+        if correlation.generate:
+            continue
+        for ref in correlation.rules or ():
+            resolved = getattr(ref, "rule", None)
+            out.add(rule_key(resolved) if resolved is not None else ref.reference)
+    return out
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,11 @@ class SigmaDetector:
         *,
         clock: Clock | None = None,
         max_evidence: int = MAX_EVIDENCE,
+        silent: Collection[str] = (),
     ) -> None:
+        """`silent` names rules (by key, name or id) whose matches are computed but that
+        raise no alerts of their own: the rules a correlation uses with `generate: false`
+        (see `silent_references`)."""
         self.rules: list[CompiledRule] = list(rules)
         self._clock = clock or SystemClock()
         self._max_evidence = max_evidence
@@ -63,6 +81,7 @@ class SigmaDetector:
             for ref in (rule.key, rule.rule.name, str(rule.rule.id) if rule.rule.id else None):
                 if ref:
                     self._refs.setdefault(ref, rule.key)
+        self._silent = {self._by_key[k] for r in silent if (k := self._refs.get(r)) is not None}
         groups: dict[str, list[tuple[int, CompiledRule]]] = {}
         sources: dict[str, Logsource] = {}
         for i, rule in enumerate(self.rules):
@@ -156,7 +175,8 @@ class SigmaDetector:
             return []
         by_entity: dict[tuple[str, ...] | None, list[int]] = {}
         for idx in frame.get_column(RULE_INDEX).unique().to_list():
-            by_entity.setdefault(self.rules[idx].entity, []).append(idx)
+            if idx not in self._silent:
+                by_entity.setdefault(self.rules[idx].entity, []).append(idx)
         alerts: list[Alert] = []
         for entity, idxs in by_entity.items():
             rows = frame.filter(pl.col(RULE_INDEX).is_in(idxs))
