@@ -19,8 +19,8 @@ run: $(STAMP)
 test: lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench eval samples
-	$(BIN)/ruff format --check src tests bench eval samples
+	$(BIN)/ruff check src tests bench eval
+	$(BIN)/ruff format --check src tests bench eval
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -11,17 +11,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
+TRUTH = ROOT / "bench" / "samples" / "truth"
 
 
 def _truth(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / "truth" / f"{name}.truth.json").read_text())
+    data: dict[str, Any] = json.loads((TRUTH / f"{name}.truth.json").read_text())
     return data
 
 
 def test_generate_script_reproduces_the_committed_samples() -> None:
-    """`python samples/generate.py --check` finds every sample identical to a fresh run."""
+    """`python bench/samples/generate.py --check` finds every sample identical to a fresh run."""
     done = subprocess.run(
-        [sys.executable, str(SAMPLES / "generate.py"), "--check"],
+        [sys.executable, str(ROOT / "bench" / "samples" / "generate.py"), "--check"],
         capture_output=True,
         text=True,
         check=False,
@@ -31,7 +32,7 @@ def test_generate_script_reproduces_the_committed_samples() -> None:
 
 def test_samples_stay_under_one_megabyte() -> None:
     """The three logs and their truth files together stay below 1 MB."""
-    files = [*SAMPLES.glob("*.log"), *(SAMPLES / "truth").glob("*.json")]
+    files = [*SAMPLES.glob("*.log"), *TRUTH.glob("*.json")]
     assert len(files) == 6
     assert sum(f.stat().st_size for f in files) < 1_000_000
 

@@ -1,9 +1,11 @@
 """Re-create the bundled sample logs and their ground truth, byte for byte:
 
-    python samples/generate.py            # rewrite samples/*.log and samples/truth/*.json
-    python samples/generate.py --check    # exit 1 if a file differs from what would be written
+    python bench/samples/generate.py          # rewrite samples/*.log and bench/samples/truth/*.json
+    python bench/samples/generate.py --check  # exit 1 if a file differs from a fresh run
 
-Fixed seeds and fixed actor mixes; see samples/README.md for what each file holds.
+The logs go to `samples/` at the repository root (what `make run` analyses, so nothing but
+logs lives there); their truth goes to `bench/samples/truth/`. Fixed seeds and fixed actor
+mixes; see bench/samples/README.md for what each file holds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 if __package__ in (None, ""):
     # Run as a script: make the repository root importable so `bench.loggen` resolves.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.generate import generate
 from bench.loggen.apache import ApacheMix
@@ -25,6 +27,9 @@ from bench.loggen.firewall import FirewallMix
 from bench.loggen.sshd import SshdMix
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+LOGS = ROOT / "samples"
+TRUTH = HERE / "truth"
 
 
 @dataclass(frozen=True)
@@ -82,19 +87,20 @@ SAMPLES = (
 )
 
 
-def truth_path(directory: Path, sample: Sample) -> Path:
-    return directory / "truth" / (Path(sample.name).stem + ".truth.json")
+def truth_path(truth_dir: Path, sample: Sample) -> Path:
+    return truth_dir / (Path(sample.name).stem + ".truth.json")
 
 
-def write_all(directory: Path) -> list[Path]:
-    """Write every sample log and its truth under `directory`; return the paths written."""
+def write_all(log_dir: Path, truth_dir: Path) -> list[tuple[Path, Path]]:
+    """Write every sample log and its truth; return (written, committed) path pairs."""
     written = []
     for sample in SAMPLES:
         generated = generate(sample.format, sample.lines, seed=sample.seed, **sample.options)
-        log, truth = directory / sample.name, truth_path(directory, sample)
-        truth.parent.mkdir(parents=True, exist_ok=True)
+        log, truth = log_dir / sample.name, truth_path(truth_dir, sample)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        truth_dir.mkdir(parents=True, exist_ok=True)
         generated.write(log, truth)
-        written += [log, truth]
+        written += [(log, LOGS / sample.name), (truth, truth_path(TRUTH, sample))]
     return written
 
 
@@ -103,18 +109,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
     if not args.check:
-        for path in write_all(HERE):
-            print(f"wrote {path.relative_to(HERE.parent)} ({path.stat().st_size:,} bytes)")
+        for path, _ in write_all(LOGS, TRUTH):
+            print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size:,} bytes)")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         differ = [
-            path.relative_to(tmp)
-            for path in write_all(Path(tmp))
-            if not (HERE / path.relative_to(tmp)).is_file()
-            or (HERE / path.relative_to(tmp)).read_bytes() != path.read_bytes()
+            committed.relative_to(ROOT)
+            for fresh, committed in write_all(Path(tmp) / "logs", Path(tmp) / "truth")
+            if not committed.is_file() or committed.read_bytes() != fresh.read_bytes()
         ]
     for rel in differ:
-        print(f"differs: samples/{rel}")
+        print(f"differs: {rel}")
     return 1 if differ else 0
 
 
