@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.samples import SAMPLES, load_sample
 from vigil.clock import FixedClock
-from vigil.parsers import syslog_family
 from vigil.parsers.base import LINE, ParseContext
 from vigil.parsers.sshd import SshdParser
 from vigil.parsers.syslog import SyslogParser
@@ -83,21 +81,6 @@ def test_chunks_carry_the_year_roll_over() -> None:
         whole.get_column(F.TIMESTAMP).to_list()
     )
     assert [t.year for t in whole.get_column(F.TIMESTAMP)] == [2025, 2025, 2026, 2025, 2026, 2026]
-
-
-def test_two_threads_give_the_events_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Splitting a chunk over two threads changes nothing in the result, order included."""
-    lines = []
-    for name in ("sshd/openssh.log", "sshd/elastic_auth.log", "sshd/headers.log"):
-        lines += _sample_lines(name)
-    frame = _frame(lines)
-    one = parse_lines(SshdParser(_ctx(year=2026)), frame)
-    monkeypatch.setattr(syslog_family, "PARALLEL_MIN_LINES", 2)
-    two = parse_lines(SshdParser(_ctx(year=2026)), frame)
-    assert two.events.select(sorted(two.events.columns)).equals(
-        one.events.select(sorted(one.events.columns))
-    )
-    assert two.rejects.sort(F.LOG_FILE_LINE).equals(one.rejects.sort(F.LOG_FILE_LINE))
 
 
 def test_brute_force_attempts_are_countable_by_fields() -> None:

@@ -33,6 +33,22 @@ MATCHED = "matched"
 _OPTIONAL_PREFIX = "^(?:error: |fatal: )?(?:"
 _PAM_PREFIX = "pam_unix("
 _PAM_KIND_START = r"^pam_unix\([^)]*\): (?:"
+# PAM services whose `pam_unix(service): ` prefix the first classifier step knows.
+COMMON_PAM = (
+    "sshd:auth",
+    "sshd:session",
+    "cron:session",
+    "sudo:session",
+    "sudo:auth",
+    "su:session",
+    "su:auth",
+    "su-l:session",
+    "systemd-user:session",
+    "login:session",
+    "login:auth",
+    "passwd:chauthtok",
+    "chpasswd:chauthtok",
+)
 _IS_IP = f"^{IP}$"
 
 
@@ -88,12 +104,6 @@ class KindTable:
 
     def __init__(self, kinds: Sequence[MessageKind]) -> None:
         self.kinds = {kind.name: kind for kind in kinds}
-        literals = {s for kind in kinds for s in kind.starts if s}
-        # Whole-match extraction (group 0) skips the capture engine: 2x faster than a
-        # group, so the optional prefixes are spelled out in the lookup keys instead.
-        self._classifier = _alternation(_OPTIONAL_PREFIX, [*literals, _PAM_PREFIX])
-        pam = {s for kind in kinds if not kind.programs for s in kind.starts if s}
-        self._pam_classifier = _alternation(_PAM_KIND_START, pam)
         self._by_literal: dict[str, str] = {}
         self._catch_all: dict[str, str] = {}
         for kind in kinds:
@@ -101,17 +111,26 @@ class KindTable:
                 if literal == "":
                     self._catch_all.update(dict.fromkeys(kind.programs, kind.name))
                     continue
-                for prefixed in (literal, "error: " + literal, "fatal: " + literal):
-                    if self._by_literal.setdefault(prefixed, kind.name) != kind.name:
+                prefixes = ("", "error: ", "fatal: ")
+                if not kind.programs:
+                    prefixes += tuple(f"pam_unix({service}): " for service in COMMON_PAM)
+                for prefix in prefixes:
+                    if self._by_literal.setdefault(prefix + literal, kind.name) != kind.name:
                         raise ValueError(f"two message kinds start with {literal!r}")
+        # Whole-match extraction (group 0) skips the capture engine: 2x faster than a
+        # group, so the optional prefixes are spelled out as literals instead.
+        literals = {s.removeprefix("error: ").removeprefix("fatal: ") for s in self._by_literal}
+        self._classifier = _alternation(_OPTIONAL_PREFIX, [*literals, _PAM_PREFIX])
+        pam = {s for kind in kinds if not kind.programs for s in kind.starts if s}
+        self._pam_classifier = _alternation(_PAM_KIND_START, pam)
 
     def classify(self, messages: pl.Series) -> pl.Series:
         """The kind each message's start names (whatever program wrote it), or null."""
         literal = messages.str.extract(self._classifier, 0)
         pam = (literal == _PAM_PREFIX).fill_null(False)
         if pam.any():
-            # Second step for PAM's `pam_unix(service:type): text`, on its rows only: an
-            # optional prefix with a variable part would make the first regex 3x slower.
+            # Second step for the rarer `pam_unix(service:type): text`, on its rows only:
+            # an optional prefix with a variable part would make the first regex slower.
             where = pam.arg_true()
             inner = messages.gather(where).str.extract(self._pam_classifier, 0)
             literal = literal.scatter(where, inner.str.splitn("): ", 2).struct.field("field_1"))

@@ -10,7 +10,6 @@ for `msg` with `event.count` = N.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 import polars as pl
@@ -30,9 +29,6 @@ from vigil.parsers.syslog_time import YearTracker
 from vigil.schema.fields import F
 
 KINDS = KindTable((*SSHD_KINDS, *AUTH_KINDS, NETFILTER_KIND))
-# Below this many lines a chunk is parsed on one thread (threads cost ~1 ms).
-PARALLEL_MIN_LINES = 20_000
-_POOL: ThreadPoolExecutor | None = None
 REPEATED = r"^message repeated (?P<n>\d+) times?: \[ ?(?P<inner>.*?) ?\]$"
 # Solaris puts a message id in front of the text: `[ID 800047 auth.notice] `.
 _SOLARIS_ID = r"^\[ID \d+ [\w.]+\] "
@@ -49,29 +45,12 @@ class SyslogFamilyParser(LineParser):
         self.years = YearTracker(ctx)
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
-        parts = _slices(frame)
-        if len(parts) > 1:
-            # polars runs a string expression over one column on one thread; two halves
-            # on two threads use both cores (the GIL is released inside polars).
-            done = list(_pool().map(self._parse_slice, parts))
-        else:
-            done = [self._parse_slice(frame)]
-        events = pl.concat([d[0] for d in done], how="diagonal_relaxed")
-        rejects = pl.concat([empty_rejects(), *(d[1] for d in done)])
-        events = add_timestamps(events, self.years)
-        extras = [d[2] for d in done if d[2] is not None and d[2].height]
-        if extras:
-            events = pl.concat([events, *extras], how="diagonal_relaxed").sort(F.LOG_FILE_LINE)
-        return ParseResult(events, rejects)
-
-    def _parse_slice(
-        self, frame: pl.DataFrame
-    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
-        """(header events without `@timestamp`, rejects, events from lines without a
-        header): everything that does not depend on the lines before."""
         headers, rest = split_headers(frame)
         extra, rejects = self.without_header(rest)
-        return self.messages(headers), rejects, extra
+        events = add_timestamps(self.messages(headers), self.years)
+        if extra is not None and extra.height:
+            events = pl.concat([events, extra], how="diagonal_relaxed").sort(F.LOG_FILE_LINE)
+        return ParseResult(events, pl.concat([empty_rejects(), rejects]))
 
     def without_header(self, rest: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame]:
         """(events from lines without a syslog header, rejects): by default all rejects."""
@@ -117,17 +96,3 @@ def _expand_repeats(headers: pl.DataFrame) -> pl.DataFrame:
         headers.get_column(MSG).scatter(where, groups.get_column("inner").filter(ok)),
         counts.alias(F.EVENT_COUNT),
     )
-
-
-def _slices(frame: pl.DataFrame) -> list[pl.DataFrame]:
-    if frame.height < PARALLEL_MIN_LINES:
-        return [frame]
-    half = frame.height // 2
-    return [frame.slice(0, half), frame.slice(half)]
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL  # noqa: PLW0603 - one pool for the process, made on first use
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vigil-syslog")
-    return _POOL
