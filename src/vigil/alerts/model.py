@@ -44,6 +44,9 @@ class Alert:
     last_seen: datetime
     tags: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    # The rule's author: the Detection Rule License of SigmaHQ rules requires alerts
+    # derived from them to carry it.
+    author: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -60,6 +63,7 @@ class Alert:
             "title": self.title,
             "level": self.level,
             "tags": list(self.tags),
+            "author": self.author,
             "entity": self.entity,
             "count": self.count,
             "first_seen": _iso(self.first_seen),

@@ -9,8 +9,8 @@ are one `group_by`.
 
 An alert is one rule about one entity within one batch. The entity is what the rule's
 `vigil: {entity: [...]}` option names, else per event the first non-null of
-source.ip, user.name, host.name. Alerts carry the rule's author among their tags
-(`sigma.author:...`), which the Detection Rule License of SigmaHQ's rules requires.
+source.ip, user.name, host.name. Alerts carry the rule's author (`Alert.author`), which
+the Detection Rule License of SigmaHQ's rules requires.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from vigil.schema.fields import F
 # The column of the match frame that says which rule (its index in `SigmaDetector.rules`).
 RULE_INDEX = "__vigil_rule"
 DEFAULT_ENTITY: tuple[str, ...] = (F.SOURCE_IP, F.USER_NAME, F.HOST_NAME)
-AUTHOR_TAG = "sigma.author:"
 _PLAN_CACHE = 64
 
 
@@ -235,7 +234,6 @@ class SigmaDetector:
             )
             for e in row["__evidence"]
         )
-        tags = rule.tags + ((AUTHOR_TAG + rule.author,) if rule.author else ())
         return Alert(
             rule_id=str(rule.rule.id) if rule.rule.id is not None else rule.key,
             rule_name=rule.name,
@@ -245,6 +243,7 @@ class SigmaDetector:
             count=int(row["__count"]),
             first_seen=first,
             last_seen=last,
-            tags=tags,
+            tags=rule.tags,
             evidence=evidence,
+            author=rule.author or None,
         )
