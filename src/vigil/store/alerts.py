@@ -29,8 +29,8 @@ class AlertRepository:
         with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO alerts (id, fingerprint, rule_id, rule_name, title, level, tags,"
-                " entity, count, first_seen, last_seen, evidence, repeats, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                " author, entity, count, first_seen, last_seen, evidence, repeats, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (
                     alert.id,
                     alert.fingerprint,
@@ -39,6 +39,7 @@ class AlertRepository:
                     alert.title,
                     alert.level,
                     json.dumps(doc["tags"]),
+                    alert.author,
                     json.dumps(doc["entity"], default=str),
                     alert.count,
                     alert.first_seen.isoformat(),

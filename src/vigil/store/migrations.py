@@ -42,6 +42,7 @@ MIGRATIONS: list[list[str]] = [
             title TEXT NOT NULL,
             level TEXT NOT NULL,
             tags TEXT NOT NULL,
+            author TEXT,
             entity TEXT NOT NULL,
             count INTEGER NOT NULL,
             first_seen TEXT NOT NULL,
