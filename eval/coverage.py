@@ -105,11 +105,11 @@ class DatasetReport:
 
     @property
     def errors(self) -> list[tuple[str, str]]:
-        found = [(r.input.label, r.error) for r in self.results if r.error]
+        found: list[tuple[str, str]] = []
         for r in self.results:
-            for run in (r.forced, r.auto):
-                if run is not None and run.error and r.error is None:
-                    found.append((r.input.label, run.error))
+            errors = [r.error] if r.error else [run.error for run in (r.forced, r.auto) if run]
+            # The forced and the auto run often fail the same way: say it once.
+            found.extend((r.input.label, e) for e in dict.fromkeys(errors) if e)
         return found
 
 

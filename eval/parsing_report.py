@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from eval.coverage import DatasetReport, share
+from eval.runner import InputResult
 
 TOP_REASONS = 10
 TOP_SHAPES = 8
@@ -143,21 +144,39 @@ def _checks(console: Console, report: DatasetReport, *, verbose: bool) -> None:
 
 
 def _mismatches(console: Console, report: DatasetReport) -> None:
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str, str], list[InputResult]] = {}
     for r in report.mismatches:
         assert r.auto is not None
         assert r.input.expected is not None
-        groups.setdefault((r.input.expected, r.auto.format or "(none)"), []).append(r.input.label)
+        groups.setdefault((r.input.expected, r.auto.format or "(none)"), []).append(r)
     if not groups:
         return
     table = Table(
         title=f"{report.dataset}: auto-detection picked another format", title_justify="left"
     )
-    for name in ("expected", "sniffed", "inputs", "for example"):
+    for name in (
+        "expected",
+        "sniffed",
+        "inputs",
+        "lines",
+        "parsed as expected",
+        "parsed as sniffed",
+        "for example",
+    ):
         table.add_column(name, overflow="fold")
-    for (expected, sniffed), labels in sorted(groups.items()):
+    for (expected, sniffed), results in sorted(groups.items()):
+        labels = [r.input.label for r in results]
         more = f" (+{len(labels) - 3})" if len(labels) > 3 else ""
-        table.add_row(expected, sniffed, f"{len(labels)}", escape(", ".join(labels[:3]) + more))
+        lines = sum(r.in_scope for r in results)
+        table.add_row(
+            expected,
+            sniffed,
+            f"{len(labels)}",
+            f"{lines:,}",
+            share(sum(r.parsed for r in results), lines),
+            share(sum(r.auto_parsed for r in results), lines),
+            escape(", ".join(labels[:3]) + more),
+        )
     console.print(table)
 
 

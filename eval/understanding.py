@@ -104,9 +104,11 @@ class Understanding:
 
 
 def shape(message: pl.Expr) -> pl.Expr:
-    """A message with its variable parts masked: addresses → IP, numbers → N."""
+    """A message with its variable parts masked: addresses → IP, numbers → N, the word
+    after `user` → U."""
     return (
-        message.str.replace_all(_IPV4, "IP")
+        message.str.replace_all(r"\buser \S*", "user U")
+        .str.replace_all(_IPV4, "IP")
         .str.replace_all(_IPV6, "IP")
         .str.replace_all(r"\d+", "N")
         .str.slice(0, SHAPE_CHARS)

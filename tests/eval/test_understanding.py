@@ -61,6 +61,6 @@ def test_a_batch_without_the_checked_columns_is_skipped_or_all_missed(tmp_path: 
 
 
 def test_shape_masks_addresses_and_numbers() -> None:
-    """IPv4, IPv6 and numbers become IP and N so one message kind is one shape."""
-    frame = pl.DataFrame({"m": ["from 192.0.2.1 port 51515 via 2001:db8::1 ok"]})
-    assert frame.select(shape(pl.col("m"))).item() == "from IP port N via IP ok"
+    """IPv4, IPv6, numbers and user names are masked so one message kind is one shape."""
+    frame = pl.DataFrame({"m": ["invalid user bob from 192.0.2.1 port 51515 via 2001:db8::1"]})
+    assert frame.select(shape(pl.col("m"))).item() == "invalid user U from IP port N via IP"
