@@ -92,13 +92,15 @@ def add_timestamps(headers: pl.DataFrame, years: YearTracker) -> pl.DataFrame:
     """`@timestamp` from the timestamp texts of `split_headers` rows, in line order (the
     year of a BSD timestamp depends on the lines before it)."""
     stamps: list[pl.Expr] = []
-    if headers.get_column(_BSD_TEXT).null_count() < headers.height:
-        bsd = years.resolve(headers.get_column(_BSD_TEXT), headers.get_column(_YEAR_TEXT))
+    if _BSD_TEXT in headers.columns:
+        given = headers.get_column(_YEAR_TEXT) if _YEAR_TEXT in headers.columns else None
+        bsd = years.resolve(headers.get_column(_BSD_TEXT), given)
         stamps.append(pl.lit(bsd))
-    if headers.get_column(_ISO_TEXT).null_count() < headers.height:
-        stamps.append(iso_timestamp(pl.col(_ISO_TEXT), pl.col(_TZ_TEXT), years.ctx.tz))
+    if _ISO_TEXT in headers.columns:
+        offset = pl.col(_TZ_TEXT) if _TZ_TEXT in headers.columns else pl.lit(None, pl.String)
+        stamps.append(iso_timestamp(pl.col(_ISO_TEXT), offset, years.ctx.tz))
     timestamp = pl.coalesce(stamps) if stamps else pl.lit(None, dtype=TIMESTAMP_DTYPE)
-    return headers.with_columns(timestamp.alias(F.TIMESTAMP)).drop(_TIME_TEXTS)
+    return headers.with_columns(timestamp.alias(F.TIMESTAMP)).drop(_TIME_TEXTS, strict=False)
 
 
 def reject_rest(rest: pl.DataFrame, reason: str = NO_HEADER) -> pl.DataFrame:
@@ -107,30 +109,32 @@ def reject_rest(rest: pl.DataFrame, reason: str = NO_HEADER) -> pl.DataFrame:
 
 def _extract(lines: pl.Series) -> pl.DataFrame:
     """The header groups of each line, from the first attempt that matches it; a
-    line no attempt matches has a null `head`."""
-    out = pl.DataFrame(
-        {name: pl.repeat(None, lines.len(), dtype=pl.String, eager=True) for name in _GROUPS}
-    )
-    todo = pl.int_range(0, lines.len(), dtype=pl.UInt32, eager=True)
-    for pattern in _ATTEMPTS:
+    line no attempt matches has a null `head`. Only groups some attempt tried are
+    columns (the common case is one attempt: no null columns to build)."""
+    first = lines.str.extract_groups(_ATTEMPTS[0]).struct.unnest()
+    missed = first.get_column("head").is_null()
+    if not missed.any():
+        return first
+    out = {name: first.get_column(name) for name in first.columns}
+    todo = missed.arg_true()
+    for pattern in _ATTEMPTS[1:]:
         if todo.len() == 0:
             break
-        subset = lines if todo.len() == lines.len() else lines.gather(todo)
-        groups = subset.str.extract_groups(pattern).struct.unnest()
+        groups = lines.gather(todo).str.extract_groups(pattern).struct.unnest()
         hit = groups.get_column("head").is_not_null()
-        if todo.len() == lines.len() and hit.all():
-            return out.with_columns(groups)
         where = todo.filter(hit)
         for name in groups.columns:
-            out = out.with_columns(
-                out.get_column(name).scatter(where, groups.get_column(name).filter(hit))
-            )
+            if name not in out:
+                out[name] = pl.repeat(None, lines.len(), dtype=pl.String, eager=True)
+            out[name] = out[name].scatter(where, groups.get_column(name).filter(hit))
         todo = todo.filter(~hit)
-    return out
+    return pl.DataFrame(out)
 
 
 def _columns(g: pl.DataFrame) -> pl.DataFrame:
-    has = {name: g.get_column(name).null_count() < g.height for name in _GROUPS}
+    has = {
+        name: name in g.columns and g.get_column(name).null_count() < g.height for name in _GROUPS
+    }
     prog, pid, host = pl.col("prog"), pl.col("pid"), pl.col("host")
     if has["ver"]:
         is_5424 = pl.col("ver").is_not_null()
@@ -149,6 +153,7 @@ def _columns(g: pl.DataFrame) -> pl.DataFrame:
         *(
             pl.col(group).alias(text)
             for group, text in zip(("bsd", "year", "iso", "tz"), _TIME_TEXTS, strict=True)
+            if has[group]
         ),
         host.alias(F.HOST_NAME),
         prog.alias(F.PROCESS_NAME),

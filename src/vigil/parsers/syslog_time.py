@@ -39,12 +39,15 @@ class YearTracker:
         self.year: int | None = None
         self.last_month: int | None = None
 
-    def resolve(self, bsd: pl.Series, given_year: pl.Series) -> pl.Series:
+    def resolve(self, bsd: pl.Series, given_year: pl.Series | None = None) -> pl.Series:
         """UTC timestamps for BSD timestamp texts (`Nov 22 10:00:01[.123]`) in line order.
 
-        `given_year` holds a year the line itself carries (`2015 Nov 13 ...`), else null;
+        `given_year` holds a year the line itself carries (`2015 Nov 13 ...`), else null
+        (or is None);
         such lines keep their year and do not move the tracker. Null texts stay null.
         """
+        if given_year is None:
+            given_year = pl.repeat(None, bsd.len(), dtype=pl.Int32, eager=True)
         frame = pl.DataFrame({"bsd": bsd, "given": given_year.cast(pl.Int32)})
         month = (
             pl.col("bsd")
