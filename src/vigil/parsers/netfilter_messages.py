@@ -20,7 +20,7 @@ from vigil.schema.fields import F
 
 UPTIME = r"(?:\[ *(?P<uptime>[0-9]+\.[0-9]+)\] *)?"
 PACKET = (
-    r"(?P<prefix>[^=]*?)\s*IN=(?P<in>[^ ]*)(?: OUT=(?P<out>[^ ]*))?"
+    r"(?P<prefix>[^=]*?)\s*(?:IN=(?P<in>[^ ]*))?(?: ?OUT=(?P<out>[^ ]*))?"
     r"(?: PHYSIN=[^ ]*)?(?: PHYSOUT=[^ ]*)?"
     r"(?: MAC=(?P<mac>[^ ]*))? SRC=(?P<src>[^ ]+) DST=(?P<dst>[^ ]+) LEN=(?P<len>[0-9]+) "
     r".*?PROTO=(?P<proto>[^ ]+)(?: SPT=(?P<spt>[0-9]+) DPT=(?P<dpt>[0-9]+))?"
