@@ -6,13 +6,21 @@ from vigil.errors import UsageError
 from vigil.parsers.apache import ApacheParser
 from vigil.parsers.base import LineParser
 from vigil.parsers.firewall import FirewallParser
+from vigil.parsers.jsonl import JsonlParser
 from vigil.parsers.netfilter import NetfilterParser
 from vigil.parsers.sshd import SshdParser
 from vigil.parsers.syslog import SyslogParser
 
 PARSERS: dict[str, type[LineParser]] = {
     cls.name: cls
-    for cls in (FirewallParser, ApacheParser, SshdParser, NetfilterParser, SyslogParser)
+    for cls in (
+        FirewallParser,
+        ApacheParser,
+        SshdParser,
+        NetfilterParser,
+        SyslogParser,
+        JsonlParser,
+    )
 }
 
 
