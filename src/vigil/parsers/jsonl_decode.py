@@ -62,6 +62,8 @@ PYTHON_ROWS = 8
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _LITERAL = r"-?[0-9][0-9.eE+-]*|true|false|null"
 _KEY = r'"((?:[^"\\]|\\.)*)"\s*:'
+_SURROGATE = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_SURROGATE_PAIR = r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 # What a JSON text can start with; any other first character is a syntax error at 1.
 _JSON_START = r'^[\[{"0-9tfn-]'
 
@@ -69,14 +71,15 @@ _JSON_START = r'^[\[{"0-9tfn-]'
 def decode_objects(objects: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame]:
     """`objects` has `log.file.line` and JSON text in `_json` (stripped, braced). Returns
     frames with `log.file.line` and a struct column `_obj`, and the rejects."""
-    if objects.height == 0:
+    objects, lone = _split_lone_surrogates(objects)
+    if objects.height == 0 and lone.height == 0:
         return [], empty_rejects()
-    whole = _try_decode(objects)
+    whole = _try_decode(objects) if lone.height == 0 else None
     if whole is not None:
         return [whole], empty_rejects()
     objects, too_wide = _within_key_limit(objects)
     ok = objects.select(pl.col(JSON).str.json_path_match("$").is_not_null()).to_series()
-    invalid = objects.filter(~ok)
+    invalid = pl.concat([objects.filter(~ok), lone])
     valid, too_deep = _split_deep(objects.filter(ok))
     parts, rejects = decode_in_python(invalid)
     all_parts = [] if parts is None else [parts]
@@ -174,6 +177,21 @@ def _as_strings(dtype: DType) -> DType:
     if isinstance(dtype, pl.Struct):
         return pl.Struct([pl.Field(f.name, _as_strings(f.dtype)) for f in dtype.fields])
     return pl.String() if dtype.is_integer() else dtype
+
+
+def _split_lone_surrogates(objects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows, rows with a `\\uD800`-style escape that is not half of a pair). polars
+    decodes a lone surrogate as NUL; Python's path gives U+FFFD, so they go there.
+    Surrogate escapes are rare (emoji from an ASCII-only writer), so the exact check
+    runs only when one cheap pass finds any."""
+    if (
+        objects.height == 0
+        or not objects.select(pl.col(JSON).str.contains(_SURROGATE).any()).item()
+    ):
+        return objects, objects.clear()
+    lone = pl.col(JSON).str.replace_all(_SURROGATE_PAIR, "").str.contains(_SURROGATE)
+    mask = objects.select(lone).to_series()
+    return objects.filter(~mask), objects.filter(mask)
 
 
 def _within_key_limit(objects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
