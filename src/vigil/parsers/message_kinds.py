@@ -132,7 +132,12 @@ class KindTable:
 
     def classify(self, messages: pl.Series) -> pl.Series:
         """The kind each message's start names (whatever program wrote it), or null."""
-        literal = messages.str.extract(self._classifier, 0)
+        literal = (
+            pl.LazyFrame({MSG: messages})
+            .select(pl.col(MSG).str.extract(self._classifier, 0))
+            .collect()
+            .to_series()
+        )
         pam = (literal == _PAM_PREFIX).fill_null(False)
         if pam.any():
             # Second step for the rarer `pam_unix(service:type): text`, on its rows only:

@@ -100,7 +100,12 @@ def add_timestamps(headers: pl.DataFrame, years: YearTracker) -> pl.DataFrame:
         offset = pl.col(_TZ_TEXT) if _TZ_TEXT in headers.columns else pl.lit(None, pl.String)
         stamps.append(iso_timestamp(pl.col(_ISO_TEXT), offset, years.ctx.tz))
     timestamp = pl.coalesce(stamps) if stamps else pl.lit(None, dtype=TIMESTAMP_DTYPE)
-    return headers.with_columns(timestamp.alias(F.TIMESTAMP)).drop(_TIME_TEXTS, strict=False)
+    return (
+        headers.lazy()
+        .with_columns(timestamp.alias(F.TIMESTAMP))
+        .drop(_TIME_TEXTS, strict=False)
+        .collect()
+    )
 
 
 def reject_rest(rest: pl.DataFrame, reason: str = NO_HEADER) -> pl.DataFrame:
@@ -111,7 +116,14 @@ def _extract(lines: pl.Series) -> pl.DataFrame:
     """The header groups of each line, from the first attempt that matches it; a
     line no attempt matches has a null `head`. Only groups some attempt tried are
     columns (the common case is one attempt: no null columns to build)."""
-    first = lines.str.extract_groups(_ATTEMPTS[0]).struct.unnest()
+    # Lazy, because the lazy engine splits one string expression over both cores and
+    # the eager one does not.
+    first = (
+        pl.LazyFrame({LINE: lines})
+        .select(pl.col(LINE).str.extract_groups(_ATTEMPTS[0]).alias("_g"))
+        .unnest("_g")
+        .collect()
+    )
     missed = first.get_column("head").is_null()
     if not missed.any():
         return first

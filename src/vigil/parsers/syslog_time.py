@@ -80,7 +80,7 @@ class YearTracker:
         naive = text.str.strptime(
             pl.Datetime("us"), _BSD_FORMAT if fractions else _BSD_WHOLE, strict=False
         )
-        return frame.select(localize(naive, self.ctx.tz)).to_series()
+        return frame.lazy().select(localize(naive, self.ctx.tz)).collect().to_series()
 
     def _first_year(self, first: str) -> int:
         if self.ctx.year is not None:
