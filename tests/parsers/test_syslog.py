@@ -13,6 +13,7 @@ from vigil.parsers.message_kinds import KindTable, MessageKind
 from vigil.parsers.sshd import SshdParser
 from vigil.parsers.syslog import SyslogParser
 from vigil.parsers.syslog_family import KINDS
+from vigil.parsers.syslog_header import MAX_SD_FIELDS
 from vigil.pipeline.analyze import parse_lines
 from vigil.schema.fields import F
 
@@ -72,6 +73,30 @@ def test_rfc5424_structured_data_is_kept_whole() -> None:
     assert row[F.LOG_SYSLOG_STRUCTURED_DATA] == '[a@1 x="1"][b@2 y="\\]"]'
     assert (row[F.LOG_SYSLOG_FACILITY], row[F.LOG_SYSLOG_SEVERITY]) == (20, 5)
     assert (row[F.PROCESS_PID], row[F.LOG_SYSLOG_MSGID], row[F.MESSAGE]) == (None, "ID47", "hi")
+
+
+def test_first_sd_element_params_become_fields() -> None:
+    """The first SD element's parameters are fields, escapes undone; later elements and
+    repeated names do not add any."""
+    events = _parse(
+        [
+            '<165>1 2026-11-22T10:00:01Z h app 1 - [origin ip="192.0.2.1" x="a\\"b"][meta n="2"] m',
+            '<165>1 2026-11-22T10:00:02Z h app 2 - [origin ip="192.0.2.2" ip="192.0.2.9"] m',
+            "<165>1 2026-11-22T10:00:03Z h app 3 - - m",
+        ]
+    )
+    prefix = F.LOG_SYSLOG_STRUCTURED_DATA + "."
+    assert events.get_column(prefix + "origin.ip").to_list() == ["192.0.2.1", "192.0.2.2", None]
+    assert events.get_column(prefix + "origin.x").to_list() == ['a"b', None, None]
+    assert prefix + "meta.n" not in events.columns
+
+
+def test_structured_data_fields_are_capped() -> None:
+    """Hostile structured data with many parameter names adds at most MAX_SD_FIELDS columns."""
+    params = " ".join(f'p{i}="v"' for i in range(100))
+    events = _parse([f"<165>1 2026-11-22T10:00:01Z h app 1 - [many {params}] m"])
+    sd_columns = [c for c in events.columns if c.startswith(F.LOG_SYSLOG_STRUCTURED_DATA + ".")]
+    assert len(sd_columns) == MAX_SD_FIELDS
 
 
 def test_two_kinds_may_not_share_a_start() -> None:

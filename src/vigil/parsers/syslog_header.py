@@ -53,6 +53,11 @@ RFC5424 = (
     r"(?P<host>\S+) (?P<prog>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
     r"(?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: |$))"
 )
+# The first SD element of RFC 5424 structured data: its SD-ID, its parameters.
+_SD_ID = r"^\[([^ \]]+)"
+_SD_FIRST = r'^\[[^ \]]+((?: [^ =\]"]+="(?:[^"\\]|\\.)*")*)\]'
+_SD_PARAM = r'[^ =\]"]+="(?:[^"\\]|\\.)*"'
+MAX_SD_FIELDS = 32
 HEADER_PATTERNS: dict[str, str] = {
     "rfc3164": RFC3164,
     "rfc3339": RFC3339,
@@ -186,4 +191,47 @@ def _columns(g: pl.DataFrame) -> pl.DataFrame:
             pl.when(pl.col("msgid") != "-").then(pl.col("msgid")).alias(F.LOG_SYSLOG_MSGID),
             pl.when(pl.col("sd") != "-").then(pl.col("sd")).alias(F.LOG_SYSLOG_STRUCTURED_DATA),
         ]
-    return g.select(columns)
+    out = g.select(columns)
+    if has["sd"]:
+        out = out.hstack(structured_data_fields(out.get_column(F.LOG_SYSLOG_STRUCTURED_DATA)))
+    return out
+
+
+def structured_data_fields(sd: pl.Series) -> list[pl.Series]:
+    """The parameters of each line's first SD element as columns named
+    `log.syslog.structured_data.<SD-ID>.<name>` (RFC 5424 escapes `\\"`, `\\\\` and `\\]`
+    undone). At most `MAX_SD_FIELDS` of them per chunk, so hostile input cannot make
+    thousands of columns."""
+    frame = pl.DataFrame({"sd": sd}).with_row_index("_i")
+    pairs = (
+        frame.select(
+            pl.col("_i"),
+            pl.col("sd").str.extract(_SD_ID, 1).alias("id"),
+            pl.col("sd").str.extract(_SD_FIRST, 1).str.extract_all(_SD_PARAM).alias("p"),
+        )
+        .explode("p")
+        .drop_nulls("p")
+        .select(
+            pl.col("_i"),
+            pl.concat_str(
+                pl.lit(F.LOG_SYSLOG_STRUCTURED_DATA + "."),
+                pl.col("id"),
+                pl.lit("."),
+                pl.col("p").str.extract(r"^([^=]+)=", 1),
+            ).alias("name"),
+            pl.col("p")
+            .str.extract(r'^[^=]+="(.*)"$', 1)
+            .str.replace_all(r"\\([\]\"\\])", "$1")
+            .alias("value"),
+        )
+        .unique(["_i", "name"], keep="first", maintain_order=True)
+    )
+    names = pairs.get_column("name").unique(maintain_order=True).head(MAX_SD_FIELDS).to_list()
+    if not names:
+        return []
+    wide = pairs.filter(pl.col("name").is_in(names)).pivot(on="name", index="_i", values="value")
+    # Back to one row per line, in line order (lines without SD get nulls).
+    where = pl.repeat(None, sd.len(), dtype=pl.UInt32, eager=True).scatter(
+        wide.get_column("_i"), pl.int_range(0, wide.height, dtype=pl.UInt32, eager=True)
+    )
+    return [wide.get_column(name).gather(where) for name in names]
