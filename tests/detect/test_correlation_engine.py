@@ -370,6 +370,25 @@ def test_value_count_counts_distinct_values_across_batches() -> None:
     assert [e.line for e in second[0].evidence] == [1, 2, 6]  # first of a, b and c
 
 
+def test_value_count_with_as_many_events_as_the_threshold_fires() -> None:
+    """Three events with three users: the row-count prefilter lets the key through."""
+    text = correlation(
+        """  type: value_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {field: user.name, gte: 3}"""
+    )
+    frame = pl.concat(
+        [
+            rows([0, 1, 2], **{"user.name": ["a", "b", "c"]}),
+            rows([0, 1], OTHER, **{"user.name": ["a", "b"]}),
+        ]
+    )
+    alerts = run(engine(text), {"ssh_failed": frame})
+    assert [(a.entity, a.count) for a in alerts] == [({"source.ip": ATTACKER}, 3)]
+
+
 def test_value_count_forgets_values_that_left_the_window() -> None:
     """A value seen 11 minutes ago no longer counts."""
     text = correlation(

@@ -51,18 +51,6 @@ def test_window_sum_and_distinct_match_brute_force(seed: int) -> None:
         assert distinct[i] == len(set(code[inside].tolist()))
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_distinct_upper_bound_is_never_below_the_exact_count(seed: int) -> None:
-    """The tumbling-bucket ceiling is at least every window's exact distinct count."""
-    seg, ts, code = _block(seed, keys=6)
-    span = 12
-    adj = _shifted(seg, ts, span)
-    exact, _ = W.distinct_in_window(adj, seg, code, span)
-    ceiling = W.distinct_upper_bound(seg, ts, code, span, int(seg.max()) + 1)
-    assert (ceiling[seg] >= exact).all()
-    assert (ceiling <= 12).all()  # two buckets of at most 6 codes
-
-
 def test_ordered_prefix_follows_the_listed_order() -> None:
     """B at 1, A at 2, B at 3: the in-order prefix A,B is complete only from time 3."""
     adj = np.array([1, 2, 3], dtype=np.int64)

@@ -62,9 +62,9 @@ and turn every real event into a late one.
 that is not late: for timespan + lateness after them. A group whose newest event is
 older than that is gone. Of an episode already decided (fired, or its peak past an upper
 bound) only a skeleton is kept, two events per timespan, enough to tell whether a later
-event still belongs to it: a flood that has fired costs a few rows, not all its events. `flush(now)` moves event time on when no events arrive (live
-mode): groups expire and finished episodes are decided on a timer. Only call it with a
-time the sources have reached.
+event still belongs to it: a flood that has fired costs a few rows, not all its events.
+`flush(now)` moves event time on when no events arrive (live mode): groups expire and
+finished episodes are decided on a timer. Only call it with a time the sources reached.
 
 **generate.** `generate: false` (Sigma's default) means the referenced rules raise no
 alerts of their own; `CorrelationEngine.quiet_rules()` lists them for the detection

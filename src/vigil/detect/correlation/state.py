@@ -24,7 +24,6 @@ from vigil.detect.correlation.windows import (
     I64,
     NONE,
     distinct_in_window,
-    distinct_upper_bound,
     offset_times,
     ordered_in_window,
     segment_starts,
@@ -140,7 +139,8 @@ class RuleState:
             a, b = window_bounds(shifted, span)
             wstart[lo:hi], wend[lo:hi] = a + lo, b + lo
         weight = window_sum(column(R.W), wstart, wend)
-        measure, previous = self._measure(block, order, seg, adj, weight, starts.size)
+        events = wend - wstart  # rows in each window: a ceiling on any distinct count
+        measure, previous = self._measure(block, order, seg, adj, weight, events, starts.size)
 
         # Episodes: a key's rows with no gap longer than the timespan between them.
         opens = new_key.copy()
@@ -173,7 +173,14 @@ class RuleState:
         return (block if keep.all() else block.filter(pl.Series(keep))), alerts
 
     def _measure(
-        self, block: pl.DataFrame, order: I64, seg: I64, adj: I64, weight: I64, segments: int
+        self,
+        block: pl.DataFrame,
+        order: I64,
+        seg: I64,
+        adj: I64,
+        weight: I64,
+        events: I64,
+        segments: int,
     ) -> tuple[I64, I64 | None]:
         kind, span = self.spec.kind, self.span
         if kind is CorrelationKind.EVENT_COUNT:
@@ -187,12 +194,12 @@ class RuleState:
         values = block[R.V]
         code = (_codes(values) if kind is CorrelationKind.VALUE_COUNT else values.to_numpy())[order]
         need = self.spec.min_required
-        if kind is CorrelationKind.VALUE_COUNT and need > 1:
-            # Two stages: a tumbling-bucket ceiling rules out most keys cheaply; only the
-            # keys that could reach the threshold get the exact sliding count.
-            ts = block[R.TS].to_numpy()[order]
-            ceiling = distinct_upper_bound(seg, ts, code, span, segments)
-            keep = ceiling[seg] >= need
+        if need > 1:
+            # Two stages: no window holds more distinct values than rows, so only keys
+            # with a window of at least `need` rows get the exact sliding distinct count.
+            hot = np.zeros(segments, dtype=np.bool_)
+            hot[seg[events >= need]] = True
+            keep = hot[seg]
             measure = np.zeros(seg.size, dtype=np.int64)
             previous = np.full(seg.size, NONE, dtype=np.int64)
             if keep.any():

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -134,25 +133,3 @@ def ordered_in_window(adj: I64, position: I64, strict: list[bool], span: int) ->
             break
         measure += done
     return measure
-
-
-def distinct_upper_bound(seg: I64, ts: I64, code: I64, span: int, segments: int) -> I64:
-    """Per segment, a cheap ceiling on any window's distinct count.
-
-    A window [t - span, t] lies within two consecutive tumbling buckets of width `span`,
-    so its distinct count is at most the sum of the two buckets' distinct counts.
-    """
-    buckets = (
-        pl.DataFrame({"s": seg, "b": ts // span, "c": code})
-        .group_by("s", "b")
-        .agg(pl.col("c").n_unique().alias("n"))
-        .sort("s", "b")
-    )
-    s, b, nu = (buckets[c].to_numpy() for c in ("s", "b", "n"))
-    pair = nu.astype(np.int64).copy()
-    follows = np.zeros(s.size, dtype=np.bool_)
-    follows[1:] = (s[1:] == s[:-1]) & (b[1:] == b[:-1] + 1)
-    pair[1:] += np.where(follows[1:], nu[:-1], 0)
-    ceiling = np.zeros(segments, dtype=np.int64)
-    np.maximum.at(ceiling, s, pair)
-    return ceiling
