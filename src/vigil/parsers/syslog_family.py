@@ -5,7 +5,9 @@ is `message`. Messages of sshd, PAM, sudo, su, cron, systemd-logind, the account
 and kernel packet logs get their own fields (see `sshd_messages`, `auth_messages`,
 `netfilter_messages`), whichever of the three parsers reads the file, so a mixed
 /var/log/syslog loses nothing. rsyslog's `message repeated N times: [ msg ]` is one event
-for `msg` with `event.count` = N.
+for `msg` with `event.count` = N. Plain messages have no `event.action` or outcome.
+`event.dataset` is the parser's name: the file's kind (`sshd` for an auth.log, its sudo
+lines included), while `process.name` tells the programs apart.
 """
 
 from __future__ import annotations
