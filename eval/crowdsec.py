@@ -34,6 +34,9 @@ LOG_TYPES: dict[str, str] = {
     # UniFi gateways send netfilter lines and sshd lines through one syslog stream: the
     # `syslog` parser is the one that must take both.
     "unifi": "syslog",
+    # Proxmox VE's firewall log: netfilter fields behind its own header (VMID, level,
+    # chain, time), which the netfilter parser reads.
+    "pve-firewall": "netfilter",
 }
 
 # Within log type `syslog`, the first CrowdSec parser found here decides the format.
@@ -50,8 +53,6 @@ OUT_OF_SCOPE: dict[str, str] = {
     "wineventlog": "Windows event log (EVTX rendered as XML): no vigil parser",
     "fortinet": "FortiGate key=value log: no vigil parser",
     "mikrotik": "MikroTik RouterOS firewall log: no program tag, own src:port->dst:port syntax",
-    "pve-firewall": "Proxmox VE firewall log: own line header (VMID, level, chain, time) "
-    "before the netfilter fields; no vigil parser",
     "tcpdump": "tcpdump text output: vigil reads packet captures as pcap files, not as text",
     "suricata-fastlogs": "Suricata fast.log: vigil reads Suricata alerts from eve.json",
     "apache-guacamole": "Apache Guacamole / Tomcat application log: no vigil parser",
