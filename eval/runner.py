@@ -103,7 +103,8 @@ def evaluate_input(inp: Input) -> InputResult:
         result.error = str(e)
         return result
     result.lines = lines.height
-    blank = lines.get_column(SCOPE).is_null() & lines.get_column(TEXT).str.contains(r"^\s*$")
+    # The pipeline skips blank lines whatever the format: they count for no one.
+    blank = lines.get_column(TEXT).str.contains(r"^\s*$")
     result.blank = int(blank.sum())
     lines = lines.filter(~blank)
     scopes = lines.get_column(SCOPE)

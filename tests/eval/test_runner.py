@@ -66,12 +66,12 @@ def test_evaluate_input_without_the_expected_parser_is_marked_missing(tmp_path: 
 
 
 def test_out_of_scope_input_runs_auto_detection_only(tmp_path: Path) -> None:
-    """A whole out-of-scope input has no in-scope lines; lines a sniffed parser takes anyway
-    are counted under its reason."""
+    """A whole out-of-scope input has no in-scope lines (blank lines count for no one);
+    lines a sniffed parser takes anyway are counted under its reason."""
     path = tmp_path / "fw.log"
-    path.write_text(f"{GOOD}\n{GOOD2}\n")
+    path.write_text(f"{GOOD}\n\n{GOOD2}\n")
     result = evaluate_input(out_of_scope("d", path, "fw.log", "kind", "not ours"))
-    assert (result.in_scope, dict(result.out_of_scope)) == (0, {"not ours": 2})
+    assert (result.blank, result.in_scope, dict(result.out_of_scope)) == (1, 0, {"not ours": 2})
     assert result.forced is None
     assert result.auto is not None
     assert dict(result.auto.out_of_scope_taken) == {"not ours": 2}
