@@ -295,6 +295,19 @@ def to_json(reports: list[DatasetReport]) -> dict[str, Any]:
                 }
                 for s in r.scopes.values()
             },
+            "checks": [
+                {
+                    "format": c.format,
+                    "check": c.check,
+                    "events": c.events,
+                    "missed": c.missed,
+                    "missed_shapes": [
+                        {"shape": shape, "events": n, "example": c.examples[shape].origin}
+                        for shape, n in c.shapes.most_common()
+                    ],
+                }
+                for c in r.checks.values()
+            ],
             "errors": [{"input": label, "error": e} for label, e in r.errors],
         }
     return out

@@ -59,6 +59,9 @@ def test_dataset_report_shows_every_section(tmp_path: Path) -> None:
         {"input": "junk.log", "expected": "firewall", "sniffed": None}
     ]
     assert doc["out_of_scope_reasons"]["no cef parser"]["lines"] == 1
+    assert doc["checks"][0]["missed_shapes"] == [
+        {"shape": "debugN: x", "events": 1, "example": "a.log:9"}
+    ]
 
 
 def test_summary_line_names_missing_datasets_and_waiting_formats(tmp_path: Path) -> None:
