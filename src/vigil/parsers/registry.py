@@ -5,6 +5,7 @@ from __future__ import annotations
 from vigil.errors import UsageError
 from vigil.parsers.apache import ApacheParser
 from vigil.parsers.base import LineParser
+from vigil.parsers.csvlog import CsvParser
 from vigil.parsers.firewall import FirewallParser
 from vigil.parsers.jsonl import JsonlParser
 from vigil.parsers.netfilter import NetfilterParser
@@ -20,6 +21,7 @@ PARSERS: dict[str, type[LineParser]] = {
         NetfilterParser,
         SyslogParser,
         JsonlParser,
+        CsvParser,
     )
 }
 
