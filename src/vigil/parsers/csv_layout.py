@@ -18,7 +18,7 @@ from vigil.schema.fields import F
 
 # Candidates for the delimiter when no option names it, in order of preference.
 DELIMITERS = (",", ";", "\t", "|")
-# A column named one of these (after normalising) holds the time, first found first.
+# Columns named one of these (after normalising) hold the time: the first readable wins.
 TIME_COLUMNS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
 # Fields vigil sets itself: a column that would become one of them is left out.
 OWN_FIELDS = frozenset({F.LOG_FILE_LINE, F.LOG_FILE_PATH})
@@ -34,7 +34,9 @@ class Layout:
     header: str | None  # the header line as written, to skip where it repeats
     names: tuple[str, ...]  # as written in the header
     fields: tuple[str | None, ...]  # the field each column becomes; None: left out
-    time_columns: tuple[int, ...]  # columns joined by a space to make @timestamp
+    # Where @timestamp comes from: alternatives, the first readable wins; each is one
+    # or more columns joined by a space (`date,time`).
+    time_sources: tuple[tuple[int, ...], ...]
     time_problem: str | None  # why there is no time column, if there is none
 
     @property
@@ -137,16 +139,16 @@ def layout_of(
         field = mapped or norm
         seen.add(norm)
         fields.append(None if field in OWN_FIELDS else field)
-    time_columns, problem = _time_columns(names, fields, options)
-    return Layout(delimiter, header, tuple(names), tuple(fields), time_columns, problem)
+    time_sources, problem = _time_sources(names, fields, options)
+    return Layout(delimiter, header, tuple(names), tuple(fields), time_sources, problem)
 
 
-def _time_columns(
+def _time_sources(
     names: list[str], fields: list[str | None], options: Mapping[str, str]
-) -> tuple[tuple[int, ...], str | None]:
+) -> tuple[tuple[tuple[int, ...], ...], str | None]:
     wanted = options.get("timestamp_column")
     if wanted:
-        found: list[int] = []
+        joined: list[int] = []
         for want in (w.strip() for w in wanted.split(",")):
             hits = [
                 i
@@ -155,15 +157,14 @@ def _time_columns(
             ]
             if not hits:
                 return (), f"timestamp column {want!r} is not in the header"
-            found.append(hits[0])
-        return tuple(found), None
-    mapped = [i for i, field in enumerate(fields) if field == F.TIMESTAMP]
+            joined.append(hits[0])
+        return (tuple(joined),), None
+    mapped = [(i,) for i, field in enumerate(fields) if field == F.TIMESTAMP]
     if mapped:
-        return (mapped[0],), None
-    for candidate in TIME_COLUMNS:
-        for i, field in enumerate(fields):
-            if field == candidate:
-                return (i,), None
+        return tuple(mapped), None
+    named = [(i,) for c in TIME_COLUMNS for i, field in enumerate(fields) if field == c]
+    if named:
+        return tuple(named), None
     return (), (
         "no timestamp column (name one with --parser-option timestamp_column=NAME "
         "or --map NAME=@timestamp)"

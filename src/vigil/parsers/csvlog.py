@@ -15,11 +15,11 @@ stays a string. A column that would become `log.file.line` or `log.file.path` is
 out: those are vigil's. Two columns mapped to one field: the first non-null wins.
 `event.dataset` is `csv` unless a column maps to it.
 
-`@timestamp` comes from the `timestamp_column` option, else the column mapped to
-`@timestamp`, else the first column named one of `TIME_COLUMNS` (`@timestamp`,
-`timestamp`, `time`, `ts`, `datetime`, `date`), read as ISO 8601 / RFC 3339 or epoch
-seconds/ms/µs/ns (see `timestamps`). Without a time column every record is rejected
-with a reason that says how to name one.
+`@timestamp` comes from the `timestamp_column` option, else the columns mapped to
+`@timestamp`, else the columns named one of `TIME_COLUMNS` (`@timestamp`, `timestamp`,
+`time`, `ts`, `datetime`, `date`, in this order): the first that holds a readable time,
+as ISO 8601 / RFC 3339 or epoch seconds/ms/µs/ns (see `timestamps`). Without a time
+column every record is rejected with a reason that says how to name one.
 
 Parser options (`--parser-option KEY=VALUE`, or vigil.yaml
 `parsers: {csv: {map: {COLUMN: FIELD}, options: {KEY: VALUE}}}`):
@@ -137,12 +137,14 @@ class CsvParser(LineParser):
         return values.select(*exprs, pl.col(F.LOG_FILE_LINE))
 
     def _timestamp(self, layout: Layout) -> pl.Expr:
-        if not layout.time_columns:
-            return pl.lit(None, dtype=DTYPES[F.TIMESTAMP])
-        parts = [pl.col(f"{_FIELD}{i}") for i in layout.time_columns]
-        text = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ")
         tz = self.ctx.options.get("tz", self.ctx.tz)
-        return to_utc(text, pl.String(), tz, self.ctx.options.get("timestamp_format"))
+        fmt = self.ctx.options.get("timestamp_format")
+        times: list[pl.Expr] = []
+        for source in layout.time_sources:
+            parts = [pl.col(f"{_FIELD}{i}") for i in source]
+            text = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ")
+            times.append(to_utc(text, pl.String(), tz, fmt))
+        return pl.coalesce(times) if times else pl.lit(None, dtype=DTYPES[F.TIMESTAMP])
 
 
 def _split(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, pl.DataFrame]:
