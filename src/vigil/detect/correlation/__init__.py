@@ -54,9 +54,12 @@ batch, order does not matter. Across batches and files, an event may be up to
 exactly into its group's windows; an older one is ignored and counted as *late*. So
 feed files in time order (rotated `auth.log.1` before `auth.log`); two hosts' files one
 after the other would make the second one late. An alert already raised is not revised
-by an event that arrives later. An event dated more than `max_skew` after the clock's
-now is ignored and counted as *future*: one forged date cannot push event time ahead
-and turn every real event into a late one.
+by an event of a later batch (one with the same timestamp as the window's last event,
+or one that joins two episodes which have each fired). Deferred decisions wait for the
+episode to be over, so they are exact under any disorder within the lateness. An event
+dated more than `max_skew` (default 15 minutes) after the clock's now is ignored and
+counted as *future*: one forged date cannot push event time ahead and turn every real
+event into a late one.
 
 **Memory.** A group's events are kept while they can still share a window with an event
 that is not late: for timespan + lateness after them. A group whose newest event is
