@@ -330,11 +330,22 @@ def test_flush_never_moves_event_time_back() -> None:
 
 
 def test_batch_end_moves_event_time_without_matches() -> None:
-    """A batch with no matching rows but a newer end still expires quiet keys."""
+    """A batch of the rule's log with no matching rows but a newer end expires quiet keys."""
     eng = engine(lateness=timedelta(0))
     eng.process({"ssh_failed": rows([0, 1, 2])})
-    assert eng.process({}, batch_end=at(30)) == []
+    assert eng.process({"ssh_failed": rows([])}, batch_end=at(30)) == []
     assert eng.stats()[0].live_keys == 0
+
+
+def test_other_logs_do_not_move_a_rules_event_time() -> None:
+    """auth.log read first, then a web log of the same hours: no ssh event becomes late,
+    and a batch that is not the rule's own leaves its time alone."""
+    eng = engine(lateness=timedelta(0))
+    eng.process({"ssh_failed": rows([0, 1, 2])})
+    assert eng.process({"web_404": rows([300])}, batch_end=at(300)) == []
+    assert eng.stats()[0].live_keys == 1
+    alerts = eng.process({"ssh_failed": rows([3, 4], first_line=4)})
+    assert [a.count for a in alerts] == [5]
 
 
 def test_memory_stays_bounded_when_many_keys_expire() -> None:
@@ -463,8 +474,8 @@ def test_range_fires_on_a_moderate_episode_at_its_end() -> None:
     """gte 5 and lt 100: 20 attempts fire once the episode is over, with the peak count."""
     eng = engine(RANGE, lateness=timedelta(0))
     assert eng.process({"ssh_failed": rows([m / 4 for m in range(20)])}) == []
-    assert eng.process({}, batch_end=at(14.75)) == []
-    alerts = eng.process({}, batch_end=at(14.76))
+    assert eng.process({"ssh_failed": rows([])}, batch_end=at(14.75)) == []
+    alerts = eng.process({"ssh_failed": rows([])}, batch_end=at(14.76))
     assert [(a.count, a.first_seen, a.last_seen) for a in alerts] == [(20, at(0), at(4.75))]
 
 

@@ -47,13 +47,16 @@ An alert's entity is the group (`{"source.ip": "203.0.113.7"}`, values as text);
 evidence is up to MAX_EVIDENCE events of the window in time order (for value_count and
 the temporal types, the first event of each distinct value or rule).
 
-**Event time, order, lateness.** The engine's event time (watermark) is the newest
-`@timestamp` it has been given (or a batch's `batch_end`, or `flush(now)`). Within a
-batch, order does not matter. Across batches and files, an event may be up to
-`lateness` (default: the rule's timespan) older than the watermark and is still merged
-exactly into its group's windows; an older one is ignored and counted as *late*. So
-feed files in time order (rotated `auth.log.1` before `auth.log`); two hosts' files one
-after the other would make the second one late. An alert already raised is not revised
+**Event time, order, lateness.** Each correlation rule has its own event time
+(watermark): the newest `@timestamp` among the events of its referenced rules (or the
+`batch_end` of a batch of its own log, or `flush(now)`). So reading `auth.log` and then
+an `access.log` of the same hours makes no web event late: the web rules' time starts
+with the web log. Within a batch, order does not matter. Across batches and files, an
+event may be up to `lateness` (default: the rule's timespan) older than the rule's event
+time and is still merged exactly into its group's windows; an older one is ignored and
+counted as *late*. So feed one log's files in time order (rotated `auth.log.1` before
+`auth.log`; `vigil analyze` orders its inputs by their first event); two hosts' auth logs
+of the same hours read one after the other make the second one's events late. An alert already raised is not revised
 by an event of a later batch (one with the same timestamp as the window's last event,
 or one that joins two episodes which have each fired). Deferred decisions wait for the
 episode to be over, so they are exact under any disorder within the lateness. An event

@@ -51,7 +51,9 @@ class CorrelationEngine:
         self._future = [0] * len(self._states)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._max_skew = max_skew
-        self._watermark: int | None = None
+        # One event time per rule: a rule's time moves only with the events it sees, so
+        # reading auth.log and then an access.log of the same hours makes no web event late.
+        self._watermarks: list[int | None] = [None] * len(self._states)
 
     @property
     def specs(self) -> tuple[CorrelationSpec, ...]:
@@ -59,20 +61,23 @@ class CorrelationEngine:
 
     @property
     def watermark(self) -> datetime | None:
-        """Event time as far as the engine knows: the newest event, batch end or flush."""
-        return R.to_datetime(self._watermark) if self._watermark is not None else None
+        """The newest event time any rule has reached (its events, batch end or flush)."""
+        known = [w for w in self._watermarks if w is not None]
+        return R.to_datetime(max(known)) if known else None
 
     def process(
         self, matches: Mapping[str, pl.DataFrame], *, batch_end: datetime | None = None
     ) -> list[Alert]:
         """Feed one batch: each referenced rule's matching rows, under its name or id.
 
-        `batch_end` is the newest @timestamp of the whole batch, matched or not, so event
-        time moves on (and quiet keys expire) even when no referenced rule matched.
+        Each correlation rule's event time moves to the newest of its own rows. With
+        `batch_end` (the newest @timestamp of the batch), a rule whose referenced rules are
+        present in `matches` (an empty frame says "this batch was mine, nothing matched")
+        moves on to it, so its quiet keys expire. Rules of other logs keep their own time.
         """
         limit = R.to_us(self._clock.now() + self._max_skew)
-        newest = R.to_us(batch_end) if batch_end is not None else None
-        fed: list[pl.DataFrame] = []
+        end = R.to_us(batch_end) if batch_end is not None else None
+        alerts: list[Alert] = []
         for k, state in enumerate(self._states):
             rows, unplaced = R.normalize(state.spec, matches)
             state.counters.unplaced += unplaced
@@ -80,28 +85,26 @@ class CorrelationEngine:
                 timely = rows.filter(pl.col(R.TS) <= limit)
                 self._future[k] += rows.height - timely.height
                 rows = timely
-            if rows.height:
-                top = int(rows[R.TS].max())  # type: ignore[arg-type]
-                newest = top if newest is None else max(newest, top)
-            fed.append(rows)
-        if newest is None:
-            return []
-        before = self._watermark
-        after = min(newest, limit) if before is None else max(before, min(newest, limit))
-        alerts: list[Alert] = []
-        for state, rows in zip(self._states, fed, strict=True):
+            present = any(key in matches for ref in state.spec.rules for key in ref.keys)
+            if not rows.height and (end is None or not present):
+                continue
+            newest = int(rows[R.TS].max()) if rows.height else end  # type: ignore[arg-type]
+            if end is not None:
+                newest = max(newest, end)  # type: ignore[type-var]
+            before = self._watermarks[k]
+            after = min(newest, limit) if before is None else max(before, min(newest, limit))
             alerts.extend(state.ingest(rows, before, after))
-        self._watermark = after
+            self._watermarks[k] = after
         return _ordered(alerts)
 
     def flush(self, now: datetime) -> list[Alert]:
         """Event time reached `now` with no events: expire keys, settle finished episodes."""
-        at = R.to_us(now)
-        if self._watermark is not None:
-            at = max(at, self._watermark)
-        self._watermark = at
         alerts: list[Alert] = []
-        for state in self._states:
+        for k, state in enumerate(self._states):
+            at = R.to_us(now)
+            if self._watermarks[k] is not None:
+                at = max(at, self._watermarks[k])  # type: ignore[type-var]
+            self._watermarks[k] = at
             fired = state.advance(at)
             state.counters.alerts += len(fired)
             alerts.extend(fired)
