@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from vigil.parsers.timestamps import to_utc
+from vigil.parsers.timestamps import first_times, to_utc
 
 WHEN = datetime(2026, 11, 22, 10, 0, 1, tzinfo=UTC)
 
@@ -100,3 +100,26 @@ def test_datetime_columns_are_converted_not_reparsed() -> None:
     got_zoned = pl.select(to_utc(pl.lit(zoned), zoned.dtype, "UTC")).item()
     assert got_naive == WHEN
     assert got_zoned == WHEN
+
+
+def test_first_times_agrees_with_to_utc_and_takes_the_first_readable_source() -> None:
+    """The pass-by-pass reading gives what the one expression gives, per source in order."""
+    first = ["2026-11-22T10:00:01Z", "nope", "1795341601", None, "2026-11-22 11:00:01", "x"]
+    second = ["2000-01-01T00:00:00Z", "2026-11-22T10:00:01+0000", "0", "1795341601.0", "y", "z"]
+    frame = pl.DataFrame({"a": first, "b": second})
+    got = first_times(
+        frame, [(pl.col("a"), pl.String()), (pl.col("b"), pl.String())], "Europe/Berlin"
+    )
+    expected = frame.select(
+        pl.coalesce(
+            to_utc(pl.col("a"), pl.String(), "Europe/Berlin"),
+            to_utc(pl.col("b"), pl.String(), "Europe/Berlin"),
+        )
+    ).to_series()
+    assert got.to_list() == expected.to_list() == [WHEN, WHEN, WHEN, WHEN, WHEN, None]
+    assert got.name == "@timestamp"
+
+
+def test_first_times_without_sources_is_all_null() -> None:
+    """No source at all: a null time for every row."""
+    assert first_times(pl.DataFrame({"a": [1, 2]}), [], "UTC").to_list() == [None, None]

@@ -58,7 +58,7 @@ from vigil.parsers.csv_layout import (
     looks_like_header,
     split_fields,
 )
-from vigil.parsers.timestamps import to_utc
+from vigil.parsers.timestamps import DType, first_times
 from vigil.schema.fields import DTYPES, F
 
 DATASET = "csv"
@@ -133,18 +133,17 @@ class CsvParser(LineParser):
         if F.EVENT_DATASET in by_field:
             dataset = pl.coalesce(_typed(F.EVENT_DATASET, by_field[F.EVENT_DATASET]), dataset)
             exprs = [e for f, e in zip(by_field, exprs, strict=True) if f != F.EVENT_DATASET]
-        exprs += [dataset.alias(F.EVENT_DATASET), self._timestamp(layout).alias(F.TIMESTAMP)]
+        exprs += [dataset.alias(F.EVENT_DATASET), pl.lit(self._timestamp(values, layout))]
         return values.select(*exprs, pl.col(F.LOG_FILE_LINE))
 
-    def _timestamp(self, layout: Layout) -> pl.Expr:
-        tz = self.ctx.options.get("tz", self.ctx.tz)
-        fmt = self.ctx.options.get("timestamp_format")
-        times: list[pl.Expr] = []
+    def _timestamp(self, values: pl.DataFrame, layout: Layout) -> pl.Series:
+        sources: list[tuple[pl.Expr, DType]] = []
         for source in layout.time_sources:
             parts = [pl.col(f"{_FIELD}{i}") for i in source]
             text = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ")
-            times.append(to_utc(text, pl.String(), tz, fmt))
-        return pl.coalesce(times) if times else pl.lit(None, dtype=DTYPES[F.TIMESTAMP])
+            sources.append((text, pl.String()))
+        tz = self.ctx.options.get("tz", self.ctx.tz)
+        return first_times(values, sources, tz, self.ctx.options.get("timestamp_format"))
 
 
 def _split(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -38,7 +38,7 @@ import polars as pl
 
 from vigil.parsers.base import LINE, LineParser, ParseResult
 from vigil.parsers.jsonl_decode import JSON, OBJ, DType, decode_objects, not_json
-from vigil.parsers.timestamps import to_utc
+from vigil.parsers.timestamps import first_times
 from vigil.schema.fields import DTYPES, F
 
 TIME_FIELDS = ("@timestamp", "timestamp", "time", "ts")
@@ -82,8 +82,8 @@ class JsonlParser(LineParser):
         time_fields = (wanted,) if wanted else TIME_FIELDS
         tz = options.get("tz", self.ctx.tz)
         fmt = options.get("timestamp_format")
-        times = [
-            to_utc(columns[name][0], columns[name][1], tz, fmt)
+        sources = [
+            columns[name]
             for name in time_fields
             if name in columns and not isinstance(columns[name][1], pl.List | pl.Array)
         ]
@@ -92,8 +92,7 @@ class JsonlParser(LineParser):
             for name, (expr, dtype) in columns.items()
             if name != F.TIMESTAMP  # replaced by the parsed one
         ]
-        no_time = pl.lit(None, dtype=DTYPES[F.TIMESTAMP])
-        exprs.append((pl.coalesce(times) if times else no_time).alias(F.TIMESTAMP))
+        exprs.append(pl.lit(first_times(part, sources, tz, fmt)))
         if F.EVENT_DATASET not in columns:
             exprs.append(pl.lit(DATASET).alias(F.EVENT_DATASET))
         exprs.append(pl.col(F.LOG_FILE_LINE))

@@ -14,23 +14,28 @@ Anything else is null, so the pipeline rejects the record as having no valid tim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 from polars.datatypes import DataTypeClass
 
 from vigil.parsers.base import localize
-from vigil.schema.fields import TIMESTAMP_DTYPE
+from vigil.schema.fields import TIMESTAMP_DTYPE, F
+
+DType = pl.DataType | DataTypeClass
 
 _INTEGER = r"^[+-]?[0-9]+$"
 _DECIMAL = r"^[+-]?[0-9]+\.[0-9]*$"
 _ISO_ZONED = "%Y-%m-%dT%H:%M:%S%.f%:z"
+# `%#z` takes `Z`, `+hh:mm`, `+hhmm` and `+hh`.
+_ISO_FAST = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _ISO_NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
+_ROW, _TIME = "_row", "_time"
 # Microseconds per unit, chosen by the magnitude of the epoch value.
 _SECONDS_BELOW, _MILLIS_BELOW, _MICROS_BELOW = 1e11, 1e14, 1e17
 
 
-def to_utc(
-    value: pl.Expr, dtype: pl.DataType | DataTypeClass, tz: str, fmt: str | None = None
-) -> pl.Expr:
+def to_utc(value: pl.Expr, dtype: DType, tz: str, fmt: str | None = None) -> pl.Expr:
     """`value` (a column of dtype `dtype`) as a UTC timestamp, null where unreadable."""
     if isinstance(dtype, pl.Datetime):
         return localize(value, tz) if dtype.time_zone is None else _utc(value)
@@ -48,6 +53,36 @@ def to_utc(
         .then(_from_float_epoch(text.cast(pl.Float64, strict=False)))
         .otherwise(_from_iso(text, tz))
     )
+
+
+def first_times(
+    frame: pl.DataFrame, sources: Sequence[tuple[pl.Expr, DType]], tz: str, fmt: str | None = None
+) -> pl.Series:
+    """Per row of `frame`, the time of the first source that holds a readable one.
+
+    Rows are read in passes, each over the rows still without a time: for text, first
+    the common case, RFC 3339 with a zone, in one strptime; then `to_utc` in full. So
+    `to_utc`'s regexes and rewrites (each a pass of its own: polars evaluates every
+    branch of an expression over every row) see only the rows that need them.
+    """
+    result = pl.Series(F.TIMESTAMP, [None] * frame.height, dtype=TIMESTAMP_DTYPE)
+    rows = frame.with_row_index(_ROW)
+    for value, dtype in sources:
+        passes = [to_utc(value, dtype, tz, fmt)]
+        if fmt is None and dtype == pl.String:
+            fast = value.str.strip_chars().str.strptime(TIMESTAMP_DTYPE, _ISO_FAST, strict=False)
+            passes.insert(0, fast)
+        for one_pass in passes:
+            if rows.height == 0:
+                return result
+            got = rows.select(pl.col(_ROW), one_pass.alias(_TIME))
+            read = got.get_column(_TIME).is_not_null()
+            if read.all() and rows.height == frame.height:
+                return got.get_column(_TIME).alias(F.TIMESTAMP)
+            hits = got.filter(read)
+            result = result.scatter(hits.get_column(_ROW), hits.get_column(_TIME))
+            rows = rows.filter(~read)
+    return result
 
 
 def _from_int_epoch(n: pl.Expr) -> pl.Expr:
