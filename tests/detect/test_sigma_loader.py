@@ -125,3 +125,20 @@ def test_unknown_modifier_is_an_error() -> None:
     (error,) = load_rules_text(text, "inline.yml").errors
     assert "sometimes" in error.message
     assert error.path == "inline.yml"
+
+
+def test_range_conditions_load() -> None:
+    """A correlation with a range condition (gte and lt) loads and keeps both bounds."""
+    from vigil.detect.correlation.spec import CorrelationSpec, spec_from_sigma
+
+    text = (
+        RULE.format(title="base", id="7f2b4f0e-5f0a-4a8e-9c53-2d3a1b9f0c11")
+        + "name: base\n---\n"
+        + "title: ranged\nname: ranged\ncorrelation:\n  type: event_count\n  rules: [base]\n"
+        + "  group-by: [source.ip]\n  timespan: 10m\n  condition: {gte: 5, lt: 100}\n"
+    )
+    loaded = load_rules_text(text)
+    assert loaded.errors == []
+    spec = spec_from_sigma(loaded.correlations[0])
+    assert isinstance(spec, CorrelationSpec)
+    assert [(b.op, b.value) for b in spec.bounds] == [("gte", 5), ("lt", 100)]

@@ -21,6 +21,7 @@ from sigma.policy import SigmaPolicy
 from sigma.policy.regex_engine import PythonRegexEngine
 from sigma.rule import SigmaRule
 
+from vigil.detect.correlation.spec import relax_range_conditions
 from vigil.errors import Location
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -103,8 +104,11 @@ def load_rules_text(text: str, origin: str = "<text>") -> LoadedRules:
 
 def _parse(text: str, origin: str, errors: list[RuleLoadError]) -> SigmaCollection | None:
     try:
-        collection = SigmaCollection.from_yaml(
-            text,
+        # Range conditions (`gte: 5` and `lt: 100`) are in the Sigma specification but
+        # pySigma refuses them; the correlation spec reads them back (see its docstring).
+        documents = relax_range_conditions(list(yaml.safe_load_all(text)))
+        collection = SigmaCollection.from_dicts(
+            documents,
             collect_errors=True,
             source=SigmaRuleLocation(Path(origin)),
             collect_filters=True,
