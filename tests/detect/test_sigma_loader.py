@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vigil.detect.correlation.spec import CorrelationSpec, spec_from_sigma
 from vigil.detect.sigma.loader import load_rules, load_rules_text
 
 RULES = Path(__file__).parents[1] / "data" / "rules"
@@ -129,8 +130,6 @@ def test_unknown_modifier_is_an_error() -> None:
 
 def test_range_conditions_load() -> None:
     """A correlation with a range condition (gte and lt) loads and keeps both bounds."""
-    from vigil.detect.correlation.spec import CorrelationSpec, spec_from_sigma
-
     text = (
         RULE.format(title="base", id="7f2b4f0e-5f0a-4a8e-9c53-2d3a1b9f0c11")
         + "name: base\n---\n"
