@@ -39,14 +39,26 @@ def test_suppressed_alerts_are_counted_not_lost() -> None:
     assert out.suppressed == {s.describe(): 1}
 
 
+def test_repeats_fold_into_the_runs_alert() -> None:
+    """The run keeps one alert per episode: a repeat adds its count and extends it."""
+    gate = AlertGate(FixedClock(T0))
+    gate.admit([alert(count=5)])
+    gate.admit([alert(at=timedelta(minutes=10), count=3)])
+    (only,) = gate.alerts.values()
+    assert (only.count, only.last_seen, gate.repeats) == (8, T0 + timedelta(minutes=11), 1)
+
+
 def test_store_keeps_one_row_per_episode_across_runs(tmp_path: Path) -> None:
-    """Repeats merge into the stored alert, also when they come in a later run."""
+    """A later run's alert continuing a stored one merges into it and is reported as known."""
     db = StateDB(tmp_path / "vigil.db")
     repo = AlertRepository(db)
-    AlertGate(FixedClock(T0), repository=repo).admit([alert(count=5)])
+    first = AlertGate(FixedClock(T0), repository=repo)
+    first.admit([alert(count=5)])
     second_run = AlertGate(FixedClock(T0), repository=repo)
     out = second_run.admit([alert(at=timedelta(minutes=10), count=3)])
-    assert len(out.repeats) == 1
+    (shown,) = out.raised
+    assert shown.id in second_run.known
+    assert shown.id == next(iter(first.alerts))
     (row,) = repo.recent()
     assert (row["count"], row["repeats"]) == (8, 1)
     assert row["entity"] == {"source.ip": "203.0.113.7"}

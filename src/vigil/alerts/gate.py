@@ -3,16 +3,18 @@
 Throttling works on event time, so a replay of last month behaves as the live run did:
 an alert whose fingerprint (rule + entity) already produced an alert whose last event is
 less than `throttle` before this alert's first event is a *repeat*: it is folded into the
-earlier alert (count added, last_seen extended) instead of raising a new one.
+earlier alert (count added, last_seen extended, evidence topped up) instead of raising a
+new one. The earlier alert may be one of this run, or one stored by an earlier run (then
+this run reports it as *known* under the stored alert's id).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
-from vigil.alerts.model import Alert
+from vigil.alerts.model import MAX_EVIDENCE, Alert
 from vigil.alerts.suppress import Suppression, first_match
 from vigil.clock import Clock
 from vigil.store.alerts import AlertRepository
@@ -35,13 +37,20 @@ class AlertGate:
         throttle: timedelta = DEFAULT_THROTTLE,
         suppressions: list[Suppression] | None = None,
         repository: AlertRepository | None = None,
+        max_evidence: int = MAX_EVIDENCE,
     ) -> None:
         self.clock = clock
         self.throttle = throttle
         self.suppressions = suppressions or []
         self.repository = repository
-        # fingerprint → (alert id, last_seen) of the newest alert raised, for runs without a store
-        self._recent: dict[str, tuple[str, datetime]] = {}
+        self.max_evidence = max_evidence
+        # The alerts of this run, one per episode, repeats folded in; by id.
+        self.alerts: dict[str, Alert] = {}
+        # Ids of this run's alerts that continue an alert stored by an earlier run.
+        self.known: set[str] = set()
+        self.suppressed: Counter[str] = Counter()
+        self.repeats = 0
+        self._latest: dict[str, str] = {}  # fingerprint → id of this run's newest alert
 
     def admit(self, alerts: list[Alert]) -> GateOutcome:
         out = GateOutcome()
@@ -50,23 +59,36 @@ class AlertGate:
             rule = first_match(self.suppressions, alert, now)
             if rule is not None:
                 out.suppressed[rule.describe()] += 1
+                self.suppressed[rule.describe()] += 1
                 continue
-            previous = self._previous(alert.fingerprint)
-            if previous is not None and alert.first_seen - previous[1] < self.throttle:
+            mine = self.alerts.get(self._latest.get(alert.fingerprint, ""))
+            if mine is not None and alert.first_seen - mine.last_seen < self.throttle:
+                self.alerts[mine.id] = self._fold(mine, alert)
+                self._store_merge(mine.id, alert)
                 out.repeats.append(alert)
-                self._recent[alert.fingerprint] = (previous[0], max(previous[1], alert.last_seen))
-                if self.repository is not None:
-                    self.repository.merge(previous[0], alert, now)
+                self.repeats += 1
                 continue
-            out.raised.append(alert)
-            self._recent[alert.fingerprint] = (alert.id, alert.last_seen)
-            if self.repository is not None:
+            stored = self.repository.latest(alert.fingerprint) if self.repository else None
+            if stored is not None and alert.first_seen - stored[1] < self.throttle:
+                alert = replace(alert, id=stored[0])
+                self.known.add(alert.id)
+                self._store_merge(alert.id, alert)
+            elif self.repository is not None:
                 self.repository.insert(alert, now)
+            self.alerts[alert.id] = alert
+            self._latest[alert.fingerprint] = alert.id
+            out.raised.append(alert)
         return out
 
-    def _previous(self, fingerprint: str) -> tuple[str, datetime] | None:
-        if fingerprint in self._recent:
-            return self._recent[fingerprint]
+    def _fold(self, mine: Alert, repeat: Alert) -> Alert:
+        room = max(self.max_evidence - len(mine.evidence), 0)
+        return replace(
+            mine,
+            count=mine.count + repeat.count,
+            last_seen=max(mine.last_seen, repeat.last_seen),
+            evidence=mine.evidence + repeat.evidence[:room],
+        )
+
+    def _store_merge(self, alert_id: str, repeat: Alert) -> None:
         if self.repository is not None:
-            return self.repository.latest(fingerprint)
-        return None
+            self.repository.merge(alert_id, repeat, self.clock.now())

@@ -22,6 +22,7 @@ from vigil import __version__
 from vigil.cli.render import render_summary
 from vigil.clock import SystemClock
 from vigil.config import DEFAULT_CONFIG_NAME, VigilConfig, load_config
+from vigil.detect.factory import detection_stage, rule_pack_from_config
 from vigil.errors import ExitCode, InputDataError, UsageError, VigilError
 from vigil.parsers.registry import PARSERS
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
@@ -162,8 +163,16 @@ def analyze_cmd(
         list[str] | None,
         typer.Option("--parser-option", "-o", help="Parser option KEY=VALUE (repeatable)."),
     ] = None,
+    rules: Annotated[
+        list[str] | None,
+        typer.Option("--rules", "-r", help="More Sigma rule files or folders (repeatable)."),
+    ] = None,
+    no_default_rules: Annotated[
+        bool, typer.Option("--no-default-rules", help="Do not load vigil's bundled rule pack.")
+    ] = False,
 ) -> None:
-    """Parse logs, summarise them, and (with --store) keep their events."""
+    """Parse logs, find attacks in them with the rules, summarise; alerts are kept in
+    <state-dir>/vigil.db, events too with --store."""
     config = state.config
     tz = tz or config.timezone
     _check_tz(tz)
@@ -177,8 +186,11 @@ def analyze_cmd(
         format_options={name: s.as_options() for name, s in config.parsers.items()},
     )
     inputs = expand_inputs(paths)
-    sinks: list[BatchSink] = []
-    db = StateDB.in_state_dir(state.state_dir) if store else None
+    pack = rule_pack_from_config(config, rules or [], default_pack=not no_default_rules)
+    clock = SystemClock()
+    db = StateDB.in_state_dir(state.state_dir)
+    detection = detection_stage(config, pack, clock, db)
+    sinks: list[BatchSink] = [detection]
     if store:
         sinks.append(ParquetEventStore(state.state_dir / "events"))
     with ExitStack() as stack:
@@ -194,9 +206,10 @@ def analyze_cmd(
         report = analyze(
             inputs, options, sinks=sinks, rejects=writer, progress=progress, on_error=errors.append
         )
-    if db is not None:
-        record_run(db, "analyze " + " ".join(paths), report)
-        db.close()
+    report.sections["alerts"] = detection.alerts_json()
+    report.sections["detection"] = detection.summary()
+    record_run(db, "analyze " + " ".join(paths), report)
+    db.close()
     for message in errors:
         stderr.print(f"error: {message}", markup=False, soft_wrap=True)
     _emit(report, as_json)

@@ -76,6 +76,49 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
                 a[0], "" if a[1] is None else f"{a[1]:,}", o[0], "" if o[1] is None else f"{o[1]:,}"
             )
         console.print(kinds)
+    render_alerts(report, console)
+
+
+LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def render_alerts(report: AnalysisReport, console: Console) -> None:
+    alerts = report.sections.get("alerts", [])
+    detection = report.sections.get("detection", {})
+    title = f"Alerts ({len(alerts)})"
+    if detection:
+        title += f" from {detection['rules']} rules and {detection['correlations']} correlations"
+    table = Table(title=title, title_justify="left")
+    for col, justify in (
+        ("level", "left"),
+        ("rule", "left"),
+        ("entity", "left"),
+        ("count", "right"),
+        ("first seen", "left"),
+        ("last seen", "left"),
+    ):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for a in alerts:
+        entity = ", ".join(f"{k}={v}" for k, v in a["entity"].items()) or "-"
+        level = a["level"]
+        rule = a["rule_name"] + ("" if a.get("new", True) else " [dim](known)[/]")
+        table.add_row(
+            f"[{LEVEL_STYLE.get(level, '')}]{level}[/]",
+            rule,
+            entity,
+            f"{a['count']:,}",
+            a["first_seen"].replace("T", " ").removesuffix("Z")[:19],
+            a["last_seen"].replace("T", " ").removesuffix("Z")[:19],
+        )
+    if alerts:
+        console.print(table)
+    elif detection:
+        rules, correlations = detection["rules"], detection["correlations"]
+        console.print(f"[green]No alerts[/] ({rules} rules, {correlations} correlations)")
+    for item in detection.get("unsupported", [])[:5]:
+        console.print(f"[yellow]rule not run[/]: {item['rule']}: {item['reason']}", soft_wrap=True)
+    for what, n in detection.get("suppressed", {}).items():
+        console.print(f"[dim]suppressed {n}: {what}[/]", soft_wrap=True)
 
 
 def _ts(ts: datetime | None) -> str:

@@ -51,10 +51,25 @@ class AlertSettings(Strict):
     max_evidence: int = Field(default=MAX_EVIDENCE, ge=0, le=1000)
 
 
+class RuleOverride(Strict):
+    threshold: int | None = Field(
+        default=None, ge=1, description="new lower bound (gt/gte) of a correlation rule"
+    )
+    timespan: Duration | None = Field(default=None, description="new window of a correlation rule")
+
+
+class RuleSettings(Strict):
+    paths: list[Path] = Field(default_factory=list, description="more rule files or folders")
+    default_pack: bool = Field(default=True, description="load vigil's bundled rules")
+    disabled: list[str] = Field(default_factory=list, description="rule names or ids not to run")
+    overrides: dict[str, RuleOverride] = Field(default_factory=dict)
+
+
 class VigilConfig(Strict):
     state_dir: Path | None = Field(default=None, description="where vigil keeps its state")
     timezone: str = Field(default="UTC", description="zone of timestamps that carry none")
     parsers: dict[str, ParserSettings] = Field(default_factory=dict)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     suppressions: list[SuppressionSettings] = Field(default_factory=list)
 

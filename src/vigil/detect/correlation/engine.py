@@ -88,9 +88,8 @@ class CorrelationEngine:
             present = any(key in matches for ref in state.spec.rules for key in ref.keys)
             if not rows.height and (end is None or not present):
                 continue
-            newest = int(rows[R.TS].max()) if rows.height else end  # type: ignore[arg-type]
-            if end is not None:
-                newest = max(newest, end)  # type: ignore[type-var]
+            times = [int(rows[R.TS].max())] if rows.height else []  # type: ignore[arg-type]
+            newest = max([*times, *([end] if end is not None else [])])
             before = self._watermarks[k]
             after = min(newest, limit) if before is None else max(before, min(newest, limit))
             alerts.extend(state.ingest(rows, before, after))
@@ -101,9 +100,8 @@ class CorrelationEngine:
         """Event time reached `now` with no events: expire keys, settle finished episodes."""
         alerts: list[Alert] = []
         for k, state in enumerate(self._states):
-            at = R.to_us(now)
-            if self._watermarks[k] is not None:
-                at = max(at, self._watermarks[k])  # type: ignore[type-var]
+            mark = self._watermarks[k]
+            at = R.to_us(now) if mark is None else max(R.to_us(now), mark)
             self._watermarks[k] = at
             fired = state.advance(at)
             state.counters.alerts += len(fired)
