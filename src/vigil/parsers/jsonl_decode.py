@@ -1,24 +1,27 @@
 """Decoding JSON-lines text into polars struct columns, robust to hostile input.
 
-polars decodes a whole column at once (`str.json_decode`), infers one schema for it,
-and fails the whole column on one bad row, on a key that is an object in one line and
-a scalar in another, on an array mixing objects and scalars, on a number beyond 1e308
-or on a duplicate key. So:
+polars decodes a whole column at once (`str.json_decode`) against one schema, and
+fails the whole column on one bad row, on a key that is an object in one line and a
+scalar in another, on an array mixing objects and scalars, or on a number beyond
+1e308. So:
 
-1. the chunk's objects are decoded in one call: the normal case, one parse;
+1. the chunk's schema is inferred from its text (polars' NDJSON reader, which
+   materialises no row), checked against the guards below, and the chunk decoded in
+   one call against it: the normal case;
 2. if that fails, `json_path_match("$")` tells valid rows from invalid ones without
    failing (null for invalid);
 3. the valid rows are grouped by structure (the line with every string and literal
    blanked out), so lines of one shape decode together, and a group that still fails
    is halved until its halves decode;
-4. what polars cannot decode even in small parts (duplicate keys, arrays mixing
-   objects and scalars), and the rows it calls invalid, are read by Python's `json`
-   module, one `json.loads` per row: the rare case, so a loop is acceptable, and it
-   reports the column of a syntax error. A row Python reads as an object becomes an
-   event all the same, flattened in Python with every value as text, as polars would
-   cast it: of duplicate keys the first wins; integers with all their digits; numbers beyond
-   a float's range and `NaN` as their text; a lone surrogate as U+FFFD. What Python
-   rejects is `invalid JSON at column N: ...`.
+4. what polars cannot decode even in small parts (arrays mixing objects and scalars),
+   the rows it calls invalid (`NaN`, 1e400) and rows with a lone surrogate escape are
+   read by Python's `json` module, one `json.loads` per row: the rare case, so a loop
+   is acceptable, and it reports the column of a syntax error. A row Python reads as
+   an object becomes an event all the same, flattened in Python with every value as
+   text, as polars would cast it: of duplicate keys the first wins (as in polars);
+   integers with all their digits; numbers beyond a float's range and `NaN` as their
+   text; a lone surrogate as U+FFFD (polars would make it NUL). What Python rejects is
+   `invalid JSON at column N: ...`.
 
 Depth guard: an object nested deeper than MAX_DEPTH containers (the line's own object
 counts as one) is rejected in every path, so one hostile line cannot exhaust recursion,
@@ -26,9 +29,9 @@ and the answer does not depend on the lines around it.
 
 Width guard: decoding costs rows x distinct fields (every row gets every field), so
 a chunk where each line brings new keys (`{"user_123": ...}`) would take minutes and
-gigabytes. The distinct key names of the chunk are counted first (one regex pass);
-beyond MAX_KEYS, the lines that bring a key past the first MAX_KEYS are rejected with
-a reason instead.
+gigabytes. A schema of more than MAX_KEYS fields is not decoded; the chunk's distinct
+key names are then counted (one regex pass), and the lines that bring a key past the
+first MAX_KEYS are rejected with a reason.
 """
 
 from __future__ import annotations
