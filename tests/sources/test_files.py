@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import random
 from pathlib import Path
 
 import polars as pl
@@ -65,6 +66,22 @@ class TestLineReader:
         lines, numbers, _, _ = _read(path, block_bytes=100)
         assert lines == [f"line {i}" for i in range(1, 1001)]
         assert numbers == list(range(1, 1001))
+
+    @pytest.mark.parametrize("block_bytes", [1, 7, 64, 1000, 1 << 20])
+    def test_any_block_size_reads_the_same_lines(self, tmp_path: Path, block_bytes: int) -> None:
+        """Whatever the block size, the lines are those of the whole text split at `\\n`
+        (a `\\r` before it dropped), blank lines and undecodable bytes included."""
+        rng = random.Random(block_bytes)
+        pieces = ["ab", "", " ", "\r", "é€", "x" * 90, "\t", "\ufffd"]
+        lines = ["".join(rng.choices(pieces, k=rng.randrange(6))) for _ in range(400)]
+        data = "\n".join(lines).encode() + b"\nbad \xff\xfe\r\n\n\xc3\nend"
+        path = tmp_path / "a.log"
+        path.write_bytes(data)
+        expected = [ln.removesuffix("\r") for ln in data.decode("utf-8", "replace").split("\n")]
+        got, numbers, overlong, replaced = _read(path, block_bytes=block_bytes)
+        assert got == expected
+        assert numbers == list(range(1, len(expected) + 1))
+        assert (overlong, replaced) == ([], 3)
 
     def test_crlf_and_missing_final_newline(self, tmp_path: Path) -> None:
         """CRLF endings are stripped and a last line without newline is kept."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import glob
 import gzip
+import io
 import lzma
 import os
 import sys
@@ -179,51 +180,64 @@ class LineReader:
     def chunks(self) -> Iterator[Chunk]:
         assert self._stream is not None, "LineReader.chunks() before open()"
         line_no = 1
-        buf = self._pending
+        # One buffer for the whole input, read into in place: a fresh bytes object per
+        # block, sliced and concatenated with the previous block's tail, cost three
+        # copies of every byte (more than splitting the lines).
+        buf = bytearray(self._pending)
+        have = len(buf)
         self._pending = b""
         eof = False
         skipping_overlong = False
         while not eof:
+            if len(buf) < have + self.block_bytes:
+                buf.extend(bytes(have + self.block_bytes - len(buf)))
             try:
-                block = self._stream.read(self.block_bytes)
+                got = self._read_into(buf, have)
             except (OSError, EOFError, lzma.LZMAError) as e:
                 raise SourceError(
                     f"{self.origin}: read failed after line {line_no - 1}: {e}"
                 ) from e
-            if not block:
-                eof = True
-            buf += block
-            cut = len(buf) if eof else buf.rfind(b"\n") + 1
+            eof = got == 0
+            end = have + got
+            cut = end if eof else buf.rfind(b"\n", 0, end) + 1
             if cut == 0:
-                if len(buf) > self.max_line_bytes:
+                have = end
+                if end > self.max_line_bytes:
                     # A line longer than the limit: keep its head, drop the rest until newline.
                     if not skipping_overlong:
-                        head, replaced = _decode(buf[:OVERLONG_KEEP_BYTES])
+                        head, replaced = _decode(bytes(buf[:OVERLONG_KEEP_BYTES]))
                         yield Chunk(
                             self.origin, line_no, pl.Series("line", [head]), (line_no,), replaced
                         )
                         line_no += 1
                     skipping_overlong = True
-                    buf = b""
+                    have = 0
                 continue
-            data, buf = buf[:cut], buf[cut:]
-            self.bytes_read += len(data)
+            self.bytes_read += cut
+            start = 0
             if skipping_overlong:
-                nl = data.find(b"\n")
-                data = b"" if nl < 0 else data[nl + 1 :]
+                start = buf.find(b"\n", 0, cut) + 1 or cut
                 skipping_overlong = False
+            with memoryview(buf) as view:
+                data = bytes(view[start:cut])  # one copy (`buf[a:b]` would copy twice)
+            tail = buf[cut:end]
+            buf[: len(tail)] = tail
+            have = len(tail)
             if not data:
                 continue
             chunk = self._split(data, line_no)
             yield chunk
             line_no += len(chunk.lines)
 
+    def _read_into(self, buf: bytearray, at: int) -> int:
+        """Read up to `block_bytes` into `buf` from offset `at`; 0 at the end."""
+        # Files, stdin and the decompressors are all buffered binary streams.
+        stream = cast(io.BufferedIOBase, self._stream)
+        with memoryview(buf) as view, view[at : at + self.block_bytes] as window:
+            return stream.readinto(window) or 0
+
     def _split(self, data: bytes, first: int) -> Chunk:
-        if data.endswith(b"\n"):
-            data = data[:-1]
-        text, replaced = _decode(data)
-        lines = pl.Series("line", [text]).str.split("\n").explode()
-        lines = lines.str.strip_suffix("\r")
+        lines, replaced = _split_lines(data)
         overlong: set[int] = set()
         if len(data) > self.max_line_bytes:
             too_long = lines.str.len_bytes() > self.max_line_bytes
@@ -232,6 +246,25 @@ class LineReader:
                 overlong = {first + int(i) for i in idx}
                 lines = lines.scatter(idx, lines.gather(idx).str.slice(0, OVERLONG_KEEP_BYTES))
         return Chunk(self.origin, first, lines, tuple(sorted(overlong)), replaced)
+
+
+def _split_lines(data: bytes) -> tuple[pl.Series, int]:
+    """The lines of a block (`\\n` or `\\r\\n` ends a line; a last `\\n` ends the last
+    line, it does not start an empty one), and the count of undecodable bytes.
+
+    polars' line reader splits and validates valid UTF-8 in native code (~6x faster
+    than decoding in Python and splitting a one-row Series); it refuses a block with
+    invalid UTF-8, which takes the Python path that replaces and counts the bad bytes.
+    """
+    try:
+        return pl.read_lines(data, name="line").to_series(), 0
+    except pl.exceptions.ComputeError:
+        pass
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    text, replaced = _decode(data)
+    lines = pl.Series("line", [text]).str.split("\n").explode()
+    return lines.str.strip_suffix("\r"), replaced
 
 
 def _decode(data: bytes) -> tuple[str, int]:
