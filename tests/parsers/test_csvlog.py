@@ -12,6 +12,7 @@ import pytest
 from tests.samples import SAMPLES, load_sample
 from vigil.errors import UsageError
 from vigil.parsers.base import LINE, REASON, ParseContext, ParseResult
+from vigil.parsers.csv_layout import MAX_COLUMNS
 from vigil.parsers.csvlog import UNBALANCED, CsvParser
 from vigil.pipeline.analyze import AnalyzeOptions, analyze, parse_lines, sniff
 from vigil.schema.fields import F
@@ -155,6 +156,23 @@ def test_a_missing_time_column_rejects_every_record_with_how_to_fix_it() -> None
     wrong = _parse(["src,dst", "a,b"], {"timestamp_column": "when"})
     assert "--parser-option timestamp_column=NAME" in _reasons(none)[2]
     assert _reasons(wrong) == {2: "timestamp column 'when' is not in the header"}
+
+
+def test_a_header_wider_than_the_limit_rejects_every_record() -> None:
+    """Thousands of columns would need a regex polars refuses: the records say why."""
+    header = "time," + ",".join(f"c{i}" for i in range(MAX_COLUMNS))
+    result = _parse([header, f'{T1},"a"' + ",b" * (MAX_COLUMNS - 1)])
+    assert _reasons(result) == {
+        2: f"the header has {MAX_COLUMNS + 1} columns, more than the {MAX_COLUMNS} allowed"
+    }
+
+
+def test_a_header_at_the_limit_reads_quoted_records() -> None:
+    """MAX_COLUMNS columns, quoted fields among them, still parse."""
+    header = "time," + ",".join(f"c{i}" for i in range(MAX_COLUMNS - 1))
+    result = _parse([header, f'{T1},"a,1"' + ",b" * (MAX_COLUMNS - 2)])
+    assert result.rejects.height == 0
+    assert result.events["c0"].to_list() == ["a,1"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from vigil.errors import UsageError
 from vigil.schema.fields import F
 
+# A record regex holds one group per column, and its size grows with them: polars
+# refuses one of about 3,000 groups, and 1,000 take seconds per chunk.
+MAX_COLUMNS = 256
 # Candidates for the delimiter when no option names it, in order of preference.
 DELIMITERS = (",", ";", "\t", "|")
 # Columns named one of these (after normalising) hold the time: the first readable wins.
@@ -37,7 +40,7 @@ class Layout:
     # Where @timestamp comes from: alternatives, the first readable wins; each is one
     # or more columns joined by a space (`date,time`).
     time_sources: tuple[tuple[int, ...], ...]
-    time_problem: str | None  # why there is no time column, if there is none
+    problem: str | None  # why no record can be read (no time column, too many columns)
 
     @property
     def width(self) -> int:
@@ -140,6 +143,8 @@ def layout_of(
         seen.add(norm)
         fields.append(None if field in OWN_FIELDS else field)
     time_sources, problem = _time_sources(names, fields, options)
+    if len(names) > MAX_COLUMNS:
+        problem = f"the header has {len(names)} columns, more than the {MAX_COLUMNS} allowed"
     return Layout(delimiter, header, tuple(names), tuple(fields), time_sources, problem)
 
 

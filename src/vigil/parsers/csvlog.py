@@ -33,8 +33,9 @@ Parser options (`--parser-option KEY=VALUE`, or vigil.yaml
 And `map.COLUMN` = FIELD for each `--map COLUMN=FIELD`.
 
 Rejects: a record with another number of fields than the header (`wrong number of
-fields: 5, the header has 7`), a field that opens a quote and does not close it, and
-records without a readable time.
+fields: 5, the header has 7`), a field that opens a quote and does not close it,
+records without a readable time, and every record of a file whose header has more than
+256 columns (`MAX_COLUMNS`).
 
 Sniffing is strict, so csv never takes a file another parser reads: the first line
 must be a header of two or more distinct identifier-like names with a time column
@@ -116,9 +117,9 @@ class CsvParser(LineParser):
             repeat = pl.col(LINE) == layout.header
             skipped += int(frame.select(repeat.sum()).item())
             frame = frame.filter(~repeat)
-        if layout.time_problem is not None:
-            # Every record would lack a time: say why once per line, not "invalid time".
-            reason = pl.lit(layout.time_problem).alias(REASON)
+        if layout.problem is not None:
+            # No record can be read: say why on each line, not "invalid time".
+            reason = pl.lit(layout.problem).alias(REASON)
             return ParseResult(_no_events(), frame.select(F.LOG_FILE_LINE, reason), skipped)
         values, rejects = _split(frame, layout)
         return ParseResult(self._events(values, layout), rejects, skipped)
