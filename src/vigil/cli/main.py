@@ -7,10 +7,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -19,11 +17,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from vigil import __version__
+from vigil.cli.common import handles_errors, state, stderr
 from vigil.cli.render import render_summary
+from vigil.cli.rules import rules_app
 from vigil.clock import SystemClock
-from vigil.config import DEFAULT_CONFIG_NAME, VigilConfig, load_config
+from vigil.config import DEFAULT_CONFIG_NAME
 from vigil.detect.factory import detection_stage, rule_pack_from_config
-from vigil.errors import ExitCode, InputDataError, UsageError, VigilError
+from vigil.errors import InputDataError, UsageError
 from vigil.parsers.registry import PARSERS
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
 from vigil.pipeline.report import AnalysisReport
@@ -41,52 +41,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(rules_app, name="rules")
+
 # Show a progress bar only for inputs at least this large, and only on a terminal.
 PROGRESS_MIN_BYTES = 32 << 20
-
-
-@dataclass
-class GlobalOptions:
-    debug: bool = False
-    state_dir_flag: Path | None = None
-    config_path: Path | None = None
-    _config: VigilConfig | None = None
-
-    @property
-    def config(self) -> VigilConfig:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-    @property
-    def state_dir(self) -> Path:
-        return self.state_dir_flag or self.config.state_dir or Path("var")
-
-
-state = GlobalOptions()
-stderr = Console(stderr=True, highlight=False)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a VigilError into a one-line message on stderr and its exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except VigilError as e:
-            if state.debug:
-                raise
-            stderr.print(f"error: {e}", markup=False, soft_wrap=True)
-            raise typer.Exit(int(e.exit_code)) from None
-        except KeyboardInterrupt:
-            stderr.print("interrupted", markup=False)
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-
-    return wrapper
 
 
 def _version(value: bool) -> None:

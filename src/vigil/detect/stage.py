@@ -18,7 +18,7 @@ import polars as pl
 from vigil.alerts.gate import AlertGate
 from vigil.alerts.model import MAX_EVIDENCE, Alert
 from vigil.clock import Clock
-from vigil.detect.correlation.engine import CorrelationEngine
+from vigil.detect.correlation.engine import DEFAULT_MAX_SKEW, CorrelationEngine
 from vigil.detect.rulepack import RulePack
 from vigil.detect.sigma.detector import SigmaDetector
 from vigil.schema.fields import F
@@ -26,13 +26,25 @@ from vigil.schema.fields import F
 
 class DetectionStage:
     def __init__(
-        self, pack: RulePack, gate: AlertGate, clock: Clock, *, max_evidence: int = MAX_EVIDENCE
+        self,
+        pack: RulePack,
+        gate: AlertGate,
+        clock: Clock,
+        *,
+        max_evidence: int = MAX_EVIDENCE,
+        live: bool = False,
     ) -> None:
+        """`live`: events arrive as they are written, so one dated far past the clock is a
+        forgery or a broken clock and is kept out of the windows (see the correlation
+        engine's max_skew). A replay of files (`live=False`) has no such "now"."""
         self.pack = pack
         self.gate = gate
         self.clock = clock
         self.correlation = CorrelationEngine(
-            pack.correlations, clock=clock, max_evidence=max_evidence
+            pack.correlations,
+            clock=clock,
+            max_evidence=max_evidence,
+            max_skew=DEFAULT_MAX_SKEW if live else None,
         )
         self.sigma = SigmaDetector(
             pack.compiled,

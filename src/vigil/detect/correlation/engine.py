@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -38,7 +38,7 @@ class CorrelationEngine:
         *,
         lateness: timedelta | None = None,
         clock: Clock | None = None,
-        max_skew: timedelta = DEFAULT_MAX_SKEW,
+        max_skew: timedelta | None = DEFAULT_MAX_SKEW,
         max_evidence: int = MAX_EVIDENCE,
     ) -> None:
         one_us = timedelta(microseconds=1)
@@ -75,7 +75,12 @@ class CorrelationEngine:
         present in `matches` (an empty frame says "this batch was mine, nothing matched")
         moves on to it, so its quiet keys expire. Rules of other logs keep their own time.
         """
-        limit = R.to_us(self._clock.now() + self._max_skew)
+        # No limit when replaying files: their events may lie anywhere relative to now.
+        limit = R.to_us(
+            self._clock.now() + self._max_skew
+            if self._max_skew is not None
+            else datetime.max.replace(tzinfo=UTC)
+        )
         end = R.to_us(batch_end) if batch_end is not None else None
         alerts: list[Alert] = []
         for k, state in enumerate(self._states):

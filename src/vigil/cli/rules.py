@@ -1,0 +1,256 @@
+"""`vigil rules list|check|test`: what rules a run uses, whether rule files are sound, and
+what one rule matches in a log and why (the fail2ban-regex habit)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.cli.common import handles_errors, state
+from vigil.clock import SystemClock
+from vigil.config.durations import format_duration
+from vigil.detect.correlation.spec import CorrelationSpec
+from vigil.detect.factory import detection_stage, rule_pack_from_config
+from vigil.detect.rulepack import RulePack, load_pack
+from vigil.detect.sigma.compiler import CompiledRule
+from vigil.errors import UsageError
+from vigil.pipeline.analyze import AnalyzeOptions, analyze
+from vigil.schema.fields import F
+from vigil.sources.files import expand_inputs
+
+rules_app = typer.Typer(help="List, check and try detection rules.", no_args_is_help=True)
+SHOW_MATCHES = 10
+
+
+def _threshold(spec: CorrelationSpec) -> str:
+    bounds = " and ".join(f"{b.op} {b.value:g}" for b in spec.bounds) or "all rules"
+    return f"{spec.kind.value} {bounds} in {format_duration(spec.timespan)}"
+
+
+def pack_rows(pack: RulePack) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {
+            "name": r.name,
+            "id": str(r.rule.id) if r.rule.id else None,
+            "title": r.title,
+            "level": r.level,
+            "kind": "rule",
+            "logsource": r.logsource.name,
+            "threshold": None,
+            "status": "ok",
+        }
+        for r in pack.compiled
+    ]
+    rows += [
+        {
+            "name": s.name,
+            "id": s.rule_id,
+            "title": s.title,
+            "level": s.level,
+            "kind": "correlation",
+            "logsource": ", ".join(ref.reference for ref in s.rules),
+            "threshold": _threshold(s),
+            "status": "ok",
+        }
+        for s in pack.correlations
+    ]
+    rows += [
+        {
+            "name": u.title,
+            "id": None,
+            "title": u.title,
+            "level": None,
+            "kind": "rule",
+            "logsource": None,
+            "threshold": None,
+            "status": f"not run: {u.reason}",
+        }
+        for u in pack.unsupported
+    ]
+    rows += [
+        {
+            "name": u.title,
+            "id": None,
+            "title": u.title,
+            "level": None,
+            "kind": "correlation",
+            "logsource": None,
+            "threshold": None,
+            "status": f"not run: {u.reason}",
+        }
+        for u in pack.refused
+    ]
+    return rows
+
+
+@rules_app.command("list")
+@handles_errors
+def list_rules(
+    rules: Annotated[list[str] | None, typer.Option("--rules", "-r", help="More rules.")] = None,
+    no_default_rules: Annotated[bool, typer.Option("--no-default-rules")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The rules `vigil analyze` would run, with their thresholds after overrides."""
+    pack = rule_pack_from_config(state.config, rules or [], default_pack=not no_default_rules)
+    rows = pack_rows(pack)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title=f"Rules ({len(pack.names)} run)", title_justify="left")
+    for col in ("name", "level", "kind", "applies to", "threshold", "status"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["level"] or "",
+            r["kind"],
+            r["logsource"] or "",
+            r["threshold"] or "",
+            r["status"],
+        )
+    Console().print(table)
+    for name in pack.disabled:
+        Console().print(f"[dim]disabled in config: {name}[/]")
+
+
+@rules_app.command("check")
+@handles_errors
+def check_rules(
+    paths: Annotated[list[str], typer.Argument(help="Rule files or folders.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Load and compile rules: counts by logsource, every rule vigil cannot run with the
+    reason, every load error with its file and line. Exit 1 when a file has errors."""
+    pack = load_pack(paths, include_default=False)
+    by_source = Counter(r.logsource.name for r in pack.compiled)
+    unsupported = [{"rule": u.title, "reason": u.reason} for u in pack.unsupported] + [
+        {"rule": u.title, "reason": u.reason} for u in pack.refused
+    ]
+    doc = {
+        "rules": len(pack.compiled),
+        "correlations": len(pack.correlations),
+        "by_logsource": dict(by_source.most_common()),
+        "unsupported": unsupported,
+        "errors": [str(e) for e in pack.errors],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        out = Console(highlight=False)
+        out.print(f"{doc['rules']} rules and {doc['correlations']} correlations compile")
+        for source, n in by_source.most_common():
+            out.print(f"  {n:>5}  {source}")
+        for item in unsupported:
+            out.print(f"not run: {item['rule']}: {item['reason']}", soft_wrap=True, markup=False)
+        for err in pack.errors:
+            out.print(f"error: {err}", soft_wrap=True, markup=False)
+    if pack.errors:
+        raise typer.Exit(1)
+
+
+@dataclass
+class _Recorder:
+    """Keeps the first matching rows of each rule under test."""
+
+    stage: Any
+    keys: set[str]
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def consume(self, batch: pl.DataFrame) -> None:
+        for key, frame in self.stage.sigma.matches(batch, self.keys).items():
+            self.counts[key] += int(frame.get_column(F.EVENT_COUNT).sum())
+            kept = self.rows.setdefault(key, [])
+            if len(kept) < SHOW_MATCHES:
+                cols = [F.LOG_FILE_PATH, F.LOG_FILE_LINE, F.EVENT_COUNT, F.MESSAGE]
+                kept += frame.head(SHOW_MATCHES - len(kept)).select(cols).to_dicts()
+
+    def close(self) -> None:
+        """Nothing is held back."""
+
+
+@rules_app.command("test")
+@handles_errors
+def try_rule(
+    rule: Annotated[str, typer.Argument(help="Rule name or id (bundled, configured or --rules).")],
+    logs: Annotated[list[str], typer.Argument(help="Log files to run it on.")],
+    rules: Annotated[list[str] | None, typer.Option("--rules", "-r", help="More rules.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f")] = None,
+    year: Annotated[int | None, typer.Option("--year")] = None,
+    tz: Annotated[str, typer.Option("--tz")] = "UTC",
+) -> None:
+    """Run one rule (and the rules it correlates) over logs: its matches and its alerts."""
+    full = rule_pack_from_config(state.config, rules or [])
+    pack = _only(full, rule)
+    clock = SystemClock()
+    stage = detection_stage(state.config, pack, clock, None)
+    recorder = _Recorder(stage, {r.key for r in pack.compiled})
+    report = analyze(
+        expand_inputs(logs),
+        AnalyzeOptions(format=fmt, year=year, tz=tz, clock=clock),
+        sinks=[stage, recorder],
+    )
+    out = Console(highlight=False)
+    out.print(f"{report.lines:,} lines, {report.events:,} events, {report.rejected:,} rejected")
+    for compiled in pack.compiled:
+        _show_rule(out, compiled, recorder)
+    for spec in pack.correlations:
+        out.print(
+            f"[bold]{spec.name}[/]: {spec.title} — {_threshold(spec)}, "
+            f"grouped by {', '.join(spec.group_by) or 'nothing'}"
+        )
+    alerts = stage.alerts
+    out.print(f"[bold]{len(alerts)} alert(s)[/]")
+    for a in alerts:
+        entity = ", ".join(f"{k}={v}" for k, v in a.entity.items()) or "-"
+        out.print(
+            f"  {a.rule_name} ({a.level}) {entity}: {a.count} events "
+            f"{a.first_seen:%Y-%m-%d %H:%M:%S} → {a.last_seen:%H:%M:%S}"
+        )
+        for e in a.evidence[:SHOW_MATCHES]:
+            out.print(f"    {e.path}:{e.line}  {e.message}", soft_wrap=True, markup=False)
+
+
+def _show_rule(out: Console, compiled: CompiledRule, recorder: _Recorder) -> None:
+    detection = compiled.rule.detection
+    selections = {
+        name: d.to_plain() if hasattr(d, "to_plain") else str(d)
+        for name, d in detection.detections.items()
+    }
+    out.print(f"[bold]{compiled.name}[/]: {compiled.title} (applies to {compiled.logsource.name})")
+    conditions = [str(c) for c in detection.condition]
+    out.print(f"  condition: {' | '.join(conditions)}", markup=False)
+    for name, sel in selections.items():
+        out.print(f"  {name}: {json.dumps(sel, default=str)}", markup=False, soft_wrap=True)
+    out.print(f"  matched {recorder.counts[compiled.key]:,} events")
+    for row in recorder.rows.get(compiled.key, []):
+        weight = (
+            f" (x{row[F.EVENT_COUNT]})" if row[F.EVENT_COUNT] and row[F.EVENT_COUNT] > 1 else ""
+        )
+        out.print(
+            f"    {row[F.LOG_FILE_PATH]}:{row[F.LOG_FILE_LINE]}{weight}  {row[F.MESSAGE]}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _only(pack: RulePack, wanted: str) -> RulePack:
+    """The pack cut down to one rule and, for a correlation, the rules it references."""
+    spec = next((s for s in pack.correlations if wanted in (s.name, s.rule_id)), None)
+    if spec is not None:
+        keys = {k for ref in spec.rules for k in ref.keys}
+        base = [r for r in pack.compiled if {r.key, r.name, str(r.rule.id)} & keys]
+        return RulePack(compiled=base, correlations=[spec])
+    rule = next((r for r in pack.compiled if wanted in (r.name, r.key, str(r.rule.id))), None)
+    if rule is None:
+        known = ", ".join(sorted(pack.names)) or "none"
+        raise UsageError(f"no rule named {wanted!r}; loaded: {known}")
+    return RulePack(compiled=[rule])
