@@ -55,7 +55,8 @@ class AlertGate:
     def admit(self, alerts: list[Alert]) -> GateOutcome:
         out = GateOutcome()
         now = self.clock.now()
-        for alert in sorted(alerts, key=lambda a: a.first_seen):
+        for incoming in sorted(alerts, key=lambda a: a.first_seen):
+            alert = incoming
             rule = first_match(self.suppressions, alert, now)
             if rule is not None:
                 out.suppressed[rule.describe()] += 1
