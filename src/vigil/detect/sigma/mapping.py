@@ -81,6 +81,8 @@ ECS_ROOTS = frozenset(
         "agent", "client", "destination", "dns", "ecs", "error", "event", "file", "host",
         "http", "log", "network", "observer", "process", "related", "rule", "server",
         "service", "source", "threat", "tls", "url", "user", "user_agent", "vigil",
+        # vigil's extension field sets of the syslog family (see parsers.syslog_fields)
+        "kernel", "ssh",
     }
 )  # fmt: skip
 _F_NAMES = frozenset(v for k, v in vars(F).items() if k.isupper() and isinstance(v, str))
