@@ -95,7 +95,7 @@ def test_names_and_ids_are_unique_uuid4() -> None:
     """Every rule has a name and a uuid4 id, and no two rules share either."""
     loaded = load_rules([default_rules_dir()])
     rules = [*loaded.rules, *loaded.correlations]
-    names = [r.name for r in rules]
+    names = [str(r.name or "") for r in rules]
     ids = [str(r.id) for r in rules]
     assert all(names), "a rule has no name"
     assert len(set(names)) == len(names), sorted(n for n in names if names.count(n) > 1)
