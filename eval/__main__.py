@@ -2,7 +2,8 @@
 
 Usage: python -m eval [--datasets DIR] [--only NAME ...] [--json PATH] [-v]
 
-Each evaluation is a function in `EVALUATIONS`; a later one (detection) is added there.
+Each evaluation is a function in `EVALUATIONS`: parse coverage, then the detection sets
+(`eval/detection.py`).
 The exit status is 0 unless the harness itself fails: missing datasets are reported as
 "skipped", low figures are findings, not failures.
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from eval import parsing
+from eval import detection, parsing
 from eval.base import DATASETS_ENV, EvalContext, EvalResult, Evaluation, datasets_root
 
-EVALUATIONS: dict[str, Evaluation] = {parsing.NAME: parsing.evaluate}
+EVALUATIONS: dict[str, Evaluation] = {parsing.NAME: parsing.evaluate, **detection.EVALUATIONS}
 
 # Tables are wide; a pipe or a CI log is not a terminal, and rich would assume 80 columns.
 PIPE_WIDTH = 180
