@@ -208,8 +208,8 @@ def render(ctx: EvalContext, results: list[DecoderResult]) -> None:
         f"vigil alerted on {len(extra)} lines Wazuh rates below {MIN_LEVEL} or must not alert on"
     )
     for ln in extra[:limit]:
-        rules = ", ".join(sorted(ln.alerted_by))
-        console.print(f"  {rules}: {_describe(ln)}", markup=False, soft_wrap=True)
+        by = ", ".join(sorted(ln.alerted_by))
+        console.print(f"  {by}: {_describe(ln)}", markup=False, soft_wrap=True)
     outside = [r for r in results if r.format is None]
     count = sum(sum(ln.wanted for ln in r.lines) for r in outside)
     names = ", ".join(
