@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
-from eval import detection_crowdsec, detection_ssh, detection_wazuh
+from eval import detection_crowdsec, detection_ssh, detection_wazuh, detection_web
 from eval.base import Evaluation
 
 EVALUATIONS: dict[str, Evaluation] = {
     detection_ssh.NAME: detection_ssh.evaluate,
     detection_crowdsec.NAME: detection_crowdsec.evaluate,
     detection_wazuh.NAME: detection_wazuh.evaluate,
+    detection_web.NAME: detection_web.evaluate,
 }
