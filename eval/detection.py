@@ -14,7 +14,13 @@
 
 from __future__ import annotations
 
-from eval import detection_crowdsec, detection_ssh, detection_wazuh, detection_web
+from eval import (
+    detection_crowdsec,
+    detection_sigmahq,
+    detection_ssh,
+    detection_wazuh,
+    detection_web,
+)
 from eval.base import Evaluation
 
 EVALUATIONS: dict[str, Evaluation] = {
@@ -22,4 +28,5 @@ EVALUATIONS: dict[str, Evaluation] = {
     detection_crowdsec.NAME: detection_crowdsec.evaluate,
     detection_wazuh.NAME: detection_wazuh.evaluate,
     detection_web.NAME: detection_web.evaluate,
+    detection_sigmahq.NAME: detection_sigmahq.evaluate,
 }
