@@ -118,6 +118,7 @@ def synthetic(workdir: Path, lines: int) -> SetResult:
     result.classes = {normalize_ip(a["ip"]): a["class"] for a in truth["actors"]}
     result.must_ban = {normalize_ip(ip) for ip in truth["must_ban"]}
     path.unlink()
+    path.with_name(path.name + ".truth.json").unlink()
     return result
 
 

@@ -105,9 +105,14 @@ def reference(path: Path, year: int = UNKNOWN_YEAR) -> Reference:
     ref = Reference(lines=lines.len(), attempt_lines=found.height)
     ref.attempts = int(found.get_column("n").sum())
     ref.undated = int(found.get_column("t").null_count())
+    # One spelling per address before grouping (`2001:DB8::7` is `2001:db8::7`); the
+    # loop is over distinct spellings, not lines.
+    written = found.get_column("ip").unique().to_list()
+    spelled = {w: normalize_ip(w) for w in written}
     # Attempts of one address in the same second are one step of the sweep.
     per_ip = (
         found.drop_nulls("t")
+        .with_columns(pl.col("ip").replace_strict(spelled, return_dtype=pl.String))
         .group_by("ip", "t")
         .agg(pl.col("n").sum())
         .sort("ip", "t")
@@ -116,12 +121,11 @@ def reference(path: Path, year: int = UNKNOWN_YEAR) -> Reference:
     )
     # The loop is over addresses and their attempts: the reference must not share the
     # engine's vectorised windowing, which it checks.
-    for written, times, counts in per_ip.iter_rows():
-        ip = normalize_ip(written)
+    for ip, times, counts in per_ip.iter_rows():
         peak, crossing = sweep(times, counts)
-        ref.totals[ip] = ref.totals.get(ip, 0) + sum(counts)
-        ref.peaks[ip] = max(ref.peaks.get(ip, 0), peak)
-        if crossing is not None and (ip not in ref.crossings or crossing < ref.crossings[ip]):
+        ref.totals[ip] = sum(counts)
+        ref.peaks[ip] = peak
+        if crossing is not None:
             ref.crossings[ip] = crossing
     return ref
 
