@@ -14,6 +14,7 @@ The rules are vigil's bundled pack, or the rule files and folders listed in
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 from collections import Counter
@@ -32,11 +33,13 @@ from vigil.detect.rulepack import RulePack, load_pack
 from vigil.detect.stage import DetectionStage
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
 from vigil.pipeline.report import AnalysisReport
+from vigil.pipeline.sinks import RejectWriter
 from vigil.schema.fields import F
 
 RULES_ENV = "VIGIL_EVAL_RULES"
 # Large enough for every line of every evaluated input; evidence is a tuple per alert.
 ALL_EVIDENCE = 10_000_000
+_REJECTS = {"file": pl.String, "line": pl.Int64, "reason": pl.String}
 
 
 @cache
@@ -104,6 +107,8 @@ class DetectionRun:
     # Per normalised source address: event.action → events (see `_EventTally`).
     actions: dict[str, Counter[str]] = field(default_factory=dict)
     late_events: dict[str, int] = field(default_factory=dict)
+    # (file, line) → the reason the parser rejected the line.
+    rejects: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def flagged(self, rules: Collection[str], entity: str = F.SOURCE_IP) -> set[str]:
         """Normalised addresses that alerts of `rules` name as their entity."""
@@ -147,9 +152,16 @@ def detect(
     stage = DetectionStage(pack, gate, clock, max_evidence=ALL_EVIDENCE)
     tally = _EventTally()
     options = AnalyzeOptions(format=fmt, year=year, clock=clock)
-    report = analyze([str(p) for p in paths], options, sinks=[stage, tally])
+    out = io.BytesIO()
+    report = analyze(
+        [str(p) for p in paths], options, sinks=[stage, tally], rejects=RejectWriter(out)
+    )
     late = {s.rule_name: s.late for s in stage.correlation.stats() if s.late}
-    return DetectionRun(stage.alerts, report, tally.actions, late)
+    run = DetectionRun(stage.alerts, report, tally.actions, late)
+    if out.tell():
+        for row in pl.read_ndjson(out.getvalue(), schema=_REJECTS).iter_rows():
+            run.rejects[(row[0], row[1])] = row[2]
+    return run
 
 
 def normalize_ip(text: str) -> str:

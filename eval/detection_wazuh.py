@@ -38,6 +38,7 @@ TEXT_CHARS = 110
 _SECTION = re.compile(r"^\[.*\]\s*$")
 _LOG = re.compile(r"^log\s+\d+\s+(?:pass|fail)\s*=")
 _SETTING = re.compile(r"^(?P<key>rule|alert)\s*=\s*(?P<value>\S+)")
+_UNPADDED_DAY = re.compile(r"\[(\d)/(?=[A-Z][a-z]{2}/\d{4}:)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Line:
     # Why the line is out of scope for its decoder's format, if it is.
     out_of_scope: str | None = None
     alerted_by: set[str] = field(default_factory=set)
+    # Why vigil's parser rejected the line, if it did (then no rule could see it).
+    rejected: str | None = None
+    # Web lines only: the rules that alert once the day is zero-padded (`_padded_run`).
+    alerted_if_padded: set[str] = field(default_factory=set)
 
     @property
     def wanted(self) -> bool:
@@ -67,6 +72,8 @@ class DecoderResult:
     format: str | None
     lines: list[Line]
     error: str | None = None
+    # Lines whose day `_padded_run` zero-padded.
+    padded: int = 0
 
     @property
     def wanted(self) -> list[Line]:
@@ -75,6 +82,10 @@ class DecoderResult:
     @property
     def alerted(self) -> list[Line]:
         return [ln for ln in self.wanted if ln.alerted_by]
+
+    @property
+    def rejected(self) -> list[Line]:
+        return [ln for ln in self.wanted if ln.rejected is not None]
 
 
 def expectations(path: Path) -> dict[int, Expectation]:
@@ -132,7 +143,25 @@ def run_decoder(decoder: str, lines: list[Line], workdir: Path) -> DecoderResult
     by_line = run.rules_by_line()
     for number, line in enumerate(lines, start=1):
         line.alerted_by = by_line.get((str(path), number), set())
+        line.rejected = run.rejects.get((str(path), number))
+    if fmt == "apache":
+        _padded_run(result, path)
     return result
+
+
+def _padded_run(result: DecoderResult, path: Path) -> None:
+    """Wazuh's web lines write the day unpadded (`[1/Apr/2014`), which Apache never does
+    and vigil's parser rejects: run them once more with the day padded, to show what the
+    web rules make of the requests themselves (a second figure, not the main one)."""
+    texts = [_UNPADDED_DAY.sub(r"[0\1/", ln.test.text) for ln in result.lines]
+    result.padded = sum(t != ln.test.text for t, ln in zip(texts, result.lines, strict=True))
+    if not result.padded:
+        return
+    padded = path.with_name(path.stem + "-padded.log")
+    padded.write_text("".join(t + "\n" for t in texts), "utf-8")
+    by_line = detect([padded], fmt="apache").rules_by_line()
+    for number, line in enumerate(result.lines, start=1):
+        line.alerted_if_padded = by_line.get((str(padded), number), set())
 
 
 def evaluate(ctx: EvalContext) -> EvalResult:
@@ -163,6 +192,7 @@ def render(ctx: EvalContext, results: list[DecoderResult]) -> None:
         f"level >= {MIN_LEVEL}",
         "vigil alerted",
         "share",
+        "of them rejected",
     ):
         table.add_column(col, justify="left" if col in ("decoder", "vigil format") else "right")
     table.add_column("rules that alerted")
@@ -177,6 +207,7 @@ def render(ctx: EvalContext, results: list[DecoderResult]) -> None:
             str(len(r.wanted)),
             str(len(r.alerted)),
             percent(len(r.alerted), len(r.wanted)),
+            str(len(r.rejected)),
             ", ".join(rules),
         )
     scoped = [r for r in results if r.format is not None]
@@ -189,12 +220,26 @@ def render(ctx: EvalContext, results: list[DecoderResult]) -> None:
         str(wanted),
         str(alerted),
         percent(alerted, wanted),
+        str(sum(len(r.rejected) for r in scoped)),
         "",
         end_section=True,
     )
     console.print(table)
-    console.print(f"Rules: {pack_source()}. An alert counts for a line when its evidence holds it.")
+    console.print(
+        f"Rules: {pack_source()}. An alert counts for a line when its evidence holds it; "
+        "a line vigil's parser rejected cannot be alerted on (its reason is given)."
+    )
     for r in scoped:
+        if r.padded:
+            again = [ln for ln in r.wanted if ln.alerted_if_padded]
+            which = ", ".join(sorted({n for ln in again for n in ln.alerted_if_padded}))
+            console.print(
+                f"  decoder {r.decoder}: {r.padded} lines write the day unpadded "
+                f"(`[1/Apr/2014`, which Apache never writes); with it padded vigil alerts on "
+                f"{len(again)} of its {len(r.wanted)} level >= {MIN_LEVEL} lines ({which})",
+                markup=False,
+                soft_wrap=True,
+            )
         if r.error:
             console.print(f"  decoder {r.decoder}: the input was not read: {r.error}", markup=False)
     missed = [ln for r in scoped for ln in r.wanted if not ln.alerted_by]
@@ -227,7 +272,8 @@ def _describe(ln: Line) -> str:
     e = ln.expectation
     text = ln.test.text if len(ln.test.text) <= TEXT_CHARS else ln.test.text[: TEXT_CHARS - 1] + "…"
     where = f"{ln.test.origin} [{ln.test.section}] {ln.test.verdict}"
-    return f"{where}, rule {e.rule} level {e.level}: {text}"
+    rejected = f" (rejected by the parser: {ln.rejected})" if ln.rejected else ""
+    return f"{where}, rule {e.rule} level {e.level}{rejected}: {text}"
 
 
 def to_json(results: list[DecoderResult]) -> dict[str, Any]:
@@ -245,6 +291,8 @@ def to_json(results: list[DecoderResult]) -> dict[str, Any]:
                 "lines": len(r.lines),
                 "wanted": len(r.wanted),
                 "alerted": len(r.alerted),
+                "rejected": len(r.rejected),
+                "alerted_if_day_padded": sum(bool(ln.alerted_if_padded) for ln in r.wanted),
                 "missed": [ln.test.origin for ln in r.wanted if not ln.alerted_by],
             }
             for r in results

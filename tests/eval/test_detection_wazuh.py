@@ -77,3 +77,28 @@ def test_only_high_pass_lines_count_and_evidence_decides(dataset: Path, tmp_path
     text = console.export_text()
     assert "vigil alerted on 1 lines Wazuh rates below 5" in text
     assert "1 level >= 5 lines left out: cisco-asa" in text
+
+
+def test_web_lines_with_an_unpadded_day_are_also_tried_padded(tmp_path: Path) -> None:
+    """`[1/Apr/2014` is rejected as written (the main figure) and alerted once padded."""
+    root = tmp_path / "wazuh_ruleset_tests"
+    root.mkdir()
+    (root / "web.ini").write_text(
+        "[bad agent]\n"
+        'log 1 pass = 192.0.2.5 - - [1/Apr/2014:00:00:01 -0500] "GET / HTTP/1.1" 200 1 "-" "x"\n'
+        "rule = 31508\nalert = 6\ndecoder = web-accesslog\n"
+    )
+    rule = RULE.replace("product: linux, service: sshd", "category: webserver").replace(
+        "event.action: ssh_invalid_user", "http.request.method: GET"
+    )
+    (tmp_path / "rule.yml").write_text(rule)
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(RULES_ENV, str(tmp_path / "rule.yml"))
+        eval_pack.cache_clear()
+        result = evaluate(EvalContext(datasets=tmp_path, console=Console(), workdir=work))
+    eval_pack.cache_clear()
+    web = result.details["decoders"]["web-accesslog"]
+    assert (web["wanted"], web["alerted"], web["rejected"]) == (1, 0, 1)
+    assert web["alerted_if_day_padded"] == 1
