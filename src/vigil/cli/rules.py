@@ -35,59 +35,55 @@ def _threshold(spec: CorrelationSpec) -> str:
     return f"{spec.kind.value} {bounds} in {format_duration(spec.timespan)}"
 
 
+def _row(
+    name: str,
+    kind: str,
+    *,
+    rule_id: str | None = None,
+    title: str | None = None,
+    level: str | None = None,
+    applies_to: str | None = None,
+    threshold: str | None = None,
+    status: str = "ok",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": rule_id,
+        "title": title or name,
+        "level": level,
+        "kind": kind,
+        "logsource": applies_to,
+        "threshold": threshold,
+        "status": status,
+    }
+
+
 def pack_rows(pack: RulePack) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {
-            "name": r.name,
-            "id": str(r.rule.id) if r.rule.id else None,
-            "title": r.title,
-            "level": r.level,
-            "kind": "rule",
-            "logsource": r.logsource.name,
-            "threshold": None,
-            "status": "ok",
-        }
+    rows = [
+        _row(
+            r.name,
+            "rule",
+            rule_id=str(r.rule.id) if r.rule.id else None,
+            title=r.title,
+            level=r.level,
+            applies_to=r.logsource.name,
+        )
         for r in pack.compiled
     ]
     rows += [
-        {
-            "name": s.name,
-            "id": s.rule_id,
-            "title": s.title,
-            "level": s.level,
-            "kind": "correlation",
-            "logsource": ", ".join(ref.reference for ref in s.rules),
-            "threshold": _threshold(s),
-            "status": "ok",
-        }
+        _row(
+            s.name,
+            "correlation",
+            rule_id=s.rule_id,
+            title=s.title,
+            level=s.level,
+            applies_to=", ".join(ref.reference for ref in s.rules),
+            threshold=_threshold(s),
+        )
         for s in pack.correlations
     ]
-    rows += [
-        {
-            "name": u.title,
-            "id": None,
-            "title": u.title,
-            "level": None,
-            "kind": "rule",
-            "logsource": None,
-            "threshold": None,
-            "status": f"not run: {u.reason}",
-        }
-        for u in pack.unsupported
-    ]
-    rows += [
-        {
-            "name": u.title,
-            "id": None,
-            "title": u.title,
-            "level": None,
-            "kind": "correlation",
-            "logsource": None,
-            "threshold": None,
-            "status": f"not run: {u.reason}",
-        }
-        for u in pack.refused
-    ]
+    rows += [_row(u.title, "rule", status=f"not run: {u.reason}") for u in pack.unsupported]
+    rows += [_row(u.title, "correlation", status=f"not run: {u.reason}") for u in pack.refused]
     return rows
 
 
