@@ -29,6 +29,7 @@ Choices:
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 from typing import ClassVar
 
@@ -70,6 +71,10 @@ _HEAD_VHOST = (
     rf"\[(?P<time>{_TS})\] $"
 )
 _HEAD_GROUPS = ("vhost", "client", "ident", "user", "time")
+# `_HEAD` without its groups: matching is 3x cheaper than capturing, and on a matching
+# head the groups are its first four space-separated parts.
+_HEAD_SHAPE = re.sub(r"\(\?P<\w+>", "(?:", _HEAD)
+_TS_CHARS = len("22/Nov/2026:10:00:01 +0100")
 _HEAD_ANY_CLIENT = rf"^(?:[^ ]+ ){{1,3}}[^ ]+ \[{_TS}\] $"
 _IP_ONLY = f"^{IP}$"
 _STATUS = r"^ (?P<status>[0-9]{3}) (?P<size>[0-9]+|-)(?: |$)"
@@ -116,17 +121,27 @@ class ApacheParser(LineParser):
         staged = (
             _split_fields(frame)
             .with_columns(
-                pl.col("f0").str.extract_groups(_HEAD).alias("h"),
+                pl.col("f0").str.contains(_HEAD_SHAPE).alias("_head"),
+                pl.col("f0").str.splitn(" ", 4).struct.rename_fields(_HEAD_GROUPS[1:]).alias("h"),
                 pl.col("f1").str.extract_groups(_REQUEST).alias("r"),
                 pl.col("f2").str.extract_groups(_STATUS).alias("s"),
                 pl.lit(None, dtype=pl.String).alias("vhost"),
             )
             .unnest("h", "r", "s")
+            .with_columns(
+                *(pl.when(pl.col("_head")).then(pl.col(g)).alias(g) for g in _HEAD_GROUPS[1:4]),
+                # `[time] `: the time has a fixed width.
+                pl.when(pl.col("_head")).then(pl.col("time").str.slice(1, _TS_CHARS)).alias("time"),
+            )
+            .drop("_head")
         )
         client_ok = pl.col("client").str.contains(_IP_ONLY)
         staged = _redo(staged, ~client_ok, "f0", _HEAD_VHOST, _HEAD_GROUPS)
-        ok = pl.col("client").is_not_null() & pl.col("status").is_not_null()
-        good = staged.filter(ok)
+        ok = staged.select(
+            pl.col("client").is_not_null() & pl.col("status").is_not_null()
+        ).to_series()
+        # Filtering copies every column: skipped in the usual case of no reject.
+        good = staged if ok.all() else staged.filter(ok)
         rejects = staged.filter(~ok).select(
             F.LOG_FILE_LINE,
             pl.when(pl.col("client").is_null() & pl.col("f0").str.contains(_HEAD_ANY_CLIENT))
@@ -143,13 +158,15 @@ class ApacheParser(LineParser):
 def _split_fields(frame: pl.DataFrame) -> pl.DataFrame:
     """Adds f0..f6 (head, request, status part, referrer, gap, user agent, rest)."""
     escaped = frame.select(pl.col(LINE).str.contains('\\"', literal=True)).to_series()
+    any_escaped = escaped.any()
+    # Filtering copies every line (200+ bytes each): only when some line needs it.
     plain = (
-        frame.filter(~escaped)
+        (frame.filter(~escaped) if any_escaped else frame)
         .with_columns(pl.col(LINE).str.splitn('"', 7).alias("p"))
         .unnest("p")
         .rename({f"field_{i}": f"f{i}" for i in range(7)})
     )
-    if not escaped.any():
+    if not any_escaped:
         return plain
     tricky = frame.filter(escaped).with_columns(
         pl.col(LINE).str.extract_groups(_ESCAPED_LINE).alias("p")
