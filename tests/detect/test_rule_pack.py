@@ -10,6 +10,11 @@ Samples live in `tests/data/rules/<rule name>/`:
   `context` is optional and may set `year` (for syslog lines, which carry none), `tz`
   and `format` (else the format is sniffed, as `vigil analyze` does).
 
+A rule that reads several formats has a pair of logs per further format, named after a
+variant: `positive.netfilter.log` and `negative.netfilter.log`, described in
+`expect.json` under `"variants": {"netfilter": {"context": {...}, "entities": [...]}}`
+(`entities` defaults to the main ones).
+
 Both logs go through the real pipeline (`analyze` with the detection stage over the
 bundled pack, alerts gated in memory) and must parse without a reject, so that no line
 of a sample is silently not the event it is meant to be. "Rules that can raise an
@@ -83,6 +88,25 @@ def _expect(rule: str) -> dict[str, Any]:
     return doc
 
 
+def _cases() -> list[tuple[str, str]]:
+    """(rule, variant) pairs; "" is the main pair of logs."""
+    cases = []
+    for rule in ALERTING:
+        path = SAMPLES / rule / "expect.json"
+        variants = json.loads(path.read_text()).get("variants", {}) if path.is_file() else {}
+        cases += [(rule, "")] + [(rule, v) for v in sorted(variants)]
+    return cases
+
+
+def _sample(rule: str, variant: str, kind: str) -> tuple[Path, dict[str, Any]]:
+    """The log of one kind (positive/negative) of a variant, and its expectation."""
+    expect = _expect(rule)
+    if not variant:
+        return SAMPLES / rule / f"{kind}.log", expect
+    spec = {"entities": expect["entities"], **expect["variants"][variant]}
+    return SAMPLES / rule / f"{kind}.{variant}.log", spec
+
+
 def test_pack_loads_and_compiles() -> None:
     """Every file of rules/ loads and every rule in it compiles: nothing unsupported or refused."""
     assert PACK.errors == []
@@ -118,6 +142,10 @@ def test_every_alerting_rule_has_samples() -> None:
     """A rule that can raise an alert has a positive, a negative and an expectation."""
     files = ("positive.log", "negative.log", "expect.json")
     missing = [f"{r}/{f}" for r in ALERTING for f in files if not (SAMPLES / r / f).is_file()]
+    for rule, variant in _cases():
+        for kind in ("positive", "negative") if variant else ():
+            path, _ = _sample(rule, variant, kind)
+            missing += [] if path.is_file() else [f"{rule}/{path.name}"]
     assert missing == []
 
 
@@ -147,21 +175,21 @@ def test_thresholds_can_be_overridden() -> None:
     assert bounds == dict.fromkeys(overrides, 3.0)
 
 
-@pytest.mark.parametrize("rule", ALERTING)
-def test_positive_sample_raises_the_rule(rule: str) -> None:
+@pytest.mark.parametrize(("rule", "variant"), _cases())
+def test_positive_sample_raises_the_rule(rule: str, variant: str) -> None:
     """The positive sample raises the rule for exactly the expected entities."""
-    expect = _expect(rule)
-    alerts, rejected = run_pack(SAMPLES / rule / "positive.log", expect.get("context"))
+    path, expect = _sample(rule, variant, "positive")
+    alerts, rejected = run_pack(path, expect.get("context"))
     assert rejected == 0
     want = sorted(json.dumps(e, sort_keys=True) for e in expect["entities"])
     assert [json.dumps(e, sort_keys=True) for e in entities(alerts, rule)] == want
 
 
-@pytest.mark.parametrize("rule", ALERTING)
-def test_negative_sample_stays_quiet(rule: str) -> None:
+@pytest.mark.parametrize(("rule", "variant"), _cases())
+def test_negative_sample_stays_quiet(rule: str, variant: str) -> None:
     """The near misses of the negative sample raise nothing for the rule."""
-    expect = _expect(rule)
-    alerts, rejected = run_pack(SAMPLES / rule / "negative.log", expect.get("context"))
+    path, expect = _sample(rule, variant, "negative")
+    alerts, rejected = run_pack(path, expect.get("context"))
     assert rejected == 0
     assert entities(alerts, rule) == []
 
@@ -182,3 +210,47 @@ def test_ssh_bruteforce_flags_exactly_the_must_ban_addresses() -> None:
     alerts, _ = run_pack(REPO / "samples" / "auth.log", {"year": truth["year"]})
     flagged = {e["source.ip"] for e in entities(alerts, "ssh_bruteforce")}
     assert flagged == set(truth["must_ban"])
+
+
+WEB_KINDS = {
+    "sqli": "web_sqli",
+    "xss": "web_xss",
+    "traversal": "web_path_traversal",
+    "cmdi": "web_command_injection",
+    "log4shell": "web_log4shell",
+}
+
+
+def test_web_rules_flag_exactly_the_attackers_of_their_kind() -> None:
+    """On the generated access.log, each web rule flags the truth's addresses of its kind."""
+    truth = _truth("access")
+    alerts, _ = run_pack(REPO / "samples" / "access.log")
+
+    def flagged(rule: str) -> set[str]:
+        return {e["source.ip"] for e in entities(alerts, rule)}
+
+    for kind, rule in WEB_KINDS.items():
+        assert flagged(rule) == set(truth["by_kind"][kind]), rule
+    assert flagged("web_scanner_user_agent") == set(truth["scanner_user_agents"])
+    bursts = truth["bursts"]
+    assert flagged("web_404_burst") == {b["ip"] for b in bursts["404"]}
+    refused = {b["ip"] for code in ("401", "403") for b in bursts[code]}
+    assert flagged("web_auth_failure_burst") == refused
+
+
+def test_firewall_rules_flag_exactly_the_planted_floods_and_scans() -> None:
+    """On the generated firewall.log, floods and scans are the truth's, no more."""
+    truth = _truth("firewall")
+    alerts, _ = run_pack(REPO / "samples" / "firewall.log")
+    floods = {
+        (e["source.ip"], e["destination.ip"]) for e in entities(alerts, "firewall_connection_flood")
+    }
+    assert floods == {(f["src"], f["dst"]) for f in truth["flood"]}
+    scans = {e["source.ip"] for e in entities(alerts, "port_scan")}
+    assert scans == {s["src"] for s in truth["vertical_scan"]}
+    sweeps = {
+        (e["source.ip"], int(e["destination.port"])) for e in entities(alerts, "horizontal_scan")
+    }
+    assert sweeps == {(s["src"], s["dport"]) for s in truth["horizontal_scan"]}
+    attackers = {a["src"] for a in truth["actors"]}
+    assert {e["source.ip"] for e in entities(alerts, "firewall_deny_burst")} <= attackers
