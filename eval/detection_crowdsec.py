@@ -73,6 +73,7 @@ def evaluate(ctx: EvalContext) -> EvalResult:
         "not_covered": [to_json(r) for r in others],
         "format_not_parsed": [c.name for c in unparsed],
     }
+    console.print(f"{NAME}: {summary}", markup=False)
     return EvalResult(NAME, "ok", summary, details)
 
 

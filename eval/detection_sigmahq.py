@@ -94,4 +94,5 @@ def evaluate(ctx: EvalContext) -> EvalResult:
         "unsupported": [{"rule": u.title, "path": u.path, "reason": u.reason} for u in failed],
         "not_parsed_by_logsource": dict(outside),
     }
+    console.print(f"{NAME}: {summary}", markup=False)
     return EvalResult(NAME, "ok", summary, details)

@@ -94,7 +94,9 @@ def evaluate(ctx: EvalContext) -> EvalResult:
         sets.append(measure(f"{folder}/{name}", path, fmt="sshd"))
     sets.append(synthetic(ctx.workdir, SYNTHETIC_LINES))
     render(ctx, sets)
-    return EvalResult(NAME, "ok", summary(sets), {"sets": [to_json(s) for s in sets]})
+    line = summary(sets)
+    console.print(f"{NAME}: {line}", markup=False)
+    return EvalResult(NAME, "ok", line, {"sets": [to_json(s) for s in sets]})
 
 
 def measure(

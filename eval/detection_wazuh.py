@@ -179,6 +179,7 @@ def evaluate(ctx: EvalContext) -> EvalResult:
     wanted = sum(len(r.wanted) for r in scoped)
     alerted = sum(len(r.alerted) for r in scoped)
     summary = f"{alerted}/{wanted} level>={MIN_LEVEL} lines alerted ({percent(alerted, wanted)})"
+    console.print(f"{NAME}: {summary}", markup=False)
     return EvalResult(NAME, "ok", summary, to_json(results))
 
 

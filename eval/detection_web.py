@@ -121,6 +121,7 @@ def evaluate(ctx: EvalContext) -> EvalResult:
     for s in sets:
         p, r, f1 = scores(s.confusion())
         parts.append(f"{s.name} P={_f(p)} R={_f(r)} F1={_f(f1)}")
+    console.print(f"{NAME}: {'; '.join(parts)}", markup=False)
     return EvalResult(NAME, "ok", "; ".join(parts), {s.name: to_json(s) for s in sets})
 
 
