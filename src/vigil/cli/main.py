@@ -227,7 +227,10 @@ def _emit(report: AnalysisReport, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
         return
-    render_summary(report, Console(highlight=False))
+    # Piped or captured output has no terminal width; rich would assume 80 columns and
+    # fold every address in two.
+    width = None if sys.stdout.isatty() else 132
+    render_summary(report, Console(highlight=False, width=width))
 
 
 def _check_tz(tz: str) -> None:

@@ -80,6 +80,14 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
 
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+LEVEL_RANK = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+
+
+def _span(first: str, last: str) -> str:
+    """`2026-11-21 16:17:14 → 16:23:15`; the end's date only when it differs."""
+    a = first.replace("T", " ").removesuffix("Z")[:19]
+    b = last.replace("T", " ").removesuffix("Z")[:19]
+    return f"{a} → {b[11:] if a[:10] == b[:10] else b}"
 
 
 def render_alerts(report: AnalysisReport, console: Console) -> None:
@@ -94,11 +102,12 @@ def render_alerts(report: AnalysisReport, console: Console) -> None:
         ("rule", "left"),
         ("entity", "left"),
         ("count", "right"),
-        ("first seen", "left"),
-        ("last seen", "left"),
+        ("when (UTC)", "left"),
     ):
         table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for a in alerts:
+    # The worst first, then in time order: what to look at on a bad night comes on top.
+    ordered = sorted(alerts, key=lambda a: (-LEVEL_RANK.get(a["level"], 0), a["first_seen"]))
+    for a in ordered:
         entity = ", ".join(f"{k}={v}" for k, v in a["entity"].items()) or "-"
         level = a["level"]
         rule = a["rule_name"] + ("" if a.get("new", True) else " [dim](known)[/]")
@@ -107,8 +116,7 @@ def render_alerts(report: AnalysisReport, console: Console) -> None:
             rule,
             entity,
             f"{a['count']:,}",
-            a["first_seen"].replace("T", " ").removesuffix("Z")[:19],
-            a["last_seen"].replace("T", " ").removesuffix("Z")[:19],
+            _span(a["first_seen"], a["last_seen"]),
         )
     if alerts:
         console.print(table)
