@@ -140,3 +140,46 @@ def test_arbitrary_text_lines_are_accounted(tmp_path: Path, lines: list[str], fm
     (f,) = analyze([str(path)], AnalyzeOptions(format=fmt)).files
     assert f.error is None
     assert _accounted(f)
+
+
+@pytest.mark.parametrize("fmt", ["firewall", "apache"])
+def test_parallel_parsing_gives_the_sequential_result(tmp_path: Path, fmt: str) -> None:
+    """Parsing chunks on worker threads yields the same batches, in line order, and
+    the same counts and rejects as parsing them one by one."""
+    good = {
+        "firewall": "2026-11-22 10:00:{s:02d} | 203.0.113.{n} | 198.51.100.1 | TCP | DENY | 9 | 22",
+        "apache": '203.0.113.{n} - - [22/Nov/2026:10:00:{s:02d} +0000] "GET /{n} HTTP/1.1" 404 1',
+    }[fmt]
+    lines = [good.format(n=i % 250, s=i % 60) if i % 7 else f"junk {i}" for i in range(1, 600)]
+    lines[100] = ""
+    path = tmp_path / "in.log"
+    path.write_text("\n".join(lines) + "\n")
+
+    def run(workers: int) -> tuple[pl.DataFrame, tuple[int, ...], bytes]:
+        sink, out = CollectSink(), BytesIO()
+        options = AnalyzeOptions(format=fmt, block_bytes=997, parse_workers=workers)
+        report = analyze([str(path)], options, sinks=[sink], rejects=RejectWriter(out))
+        f = report.files[0]
+        counts = (f.lines, f.parsed, f.events, f.rejected, f.skipped, len(sink.batches))
+        return pl.concat(sink.batches), counts, out.getvalue()
+
+    inline, threaded = run(0), run(2)
+    assert inline[1][-1] > 10  # many chunks
+    assert inline[0].equals(threaded[0])
+    assert inline[0][F.LOG_FILE_LINE].is_sorted()
+    assert inline[1:] == threaded[1:]
+
+
+def test_a_parse_error_on_a_worker_reaches_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception raised while a worker thread parses a chunk is raised by analyze."""
+    path = tmp_path / "fw.log"
+    path.write_text(FW * 50)
+
+    def broken(self: object, frame: pl.DataFrame) -> object:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(PARSERS["firewall"], "parse", broken)
+    with pytest.raises(RuntimeError, match="parser bug"):
+        analyze([str(path)], AnalyzeOptions(format="firewall", block_bytes=512, parse_workers=2))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -21,6 +23,8 @@ SNIFF_LINES = 64
 UNKNOWN_FORMAT = "format not recognised (no parser accepts the file's first lines; try --format)"
 NO_TIMESTAMP = "missing or invalid timestamp"
 OVERLONG = "line too long"
+# Chunks parsed at once by parsers whose chunks are independent (one per core here).
+PARSE_WORKERS = 2
 
 # Called after each chunk with (path, bytes read so far of this input).
 Progress = Callable[[str, int], None]
@@ -36,6 +40,9 @@ class AnalyzeOptions:
     # ... over options per format (from vigil.yaml `parsers:`).
     format_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     block_bytes: int = DEFAULT_BLOCK_BYTES
+    # Threads parsing chunks at once, for parsers whose chunks are independent; each
+    # holds a chunk in memory. 0: parse on the calling thread.
+    parse_workers: int = PARSE_WORKERS
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -101,8 +108,12 @@ def _analyze_file(
         if parser_cls is not None:
             merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
             parser = parser_cls(replace(ctx, options=merged))
-        for chunk in reader.chunks():
-            _consume_chunk(chunk, parser, fr, sinks, rejects)
+        # Parsers whose chunks are independent parse two at once, beside the reading and
+        # the sinks (which take the chunks in order on this thread); the others (the
+        # syslog year carries over) parse here, one chunk at a time.
+        workers = options.parse_workers if getattr(parser_cls, "independent_chunks", False) else 0
+        for chunk, parsed in _in_order(reader.chunks(), lambda c: _parse_chunk(c, parser), workers):
+            _record_chunk(chunk, parsed, fr, sinks, rejects)
             if progress is not None:
                 progress(origin, reader.bytes_read)
 
@@ -123,16 +134,19 @@ def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
     return PARSERS[best[2]] if best else None
 
 
-def _consume_chunk(
-    chunk: Chunk,
-    parser: LineParser | None,
-    fr: FileReport,
-    sinks: Sequence[BatchSink],
-    rejects: RejectWriter | None,
-) -> None:
+@dataclass
+class _Parsed:
+    """What parsing one chunk gave, before it is counted and passed on."""
+
+    full: pl.DataFrame
+    rejects: pl.DataFrame
+    events: pl.DataFrame | None
+    skipped: int
+
+
+def _parse_chunk(chunk: Chunk, parser: LineParser | None) -> _Parsed:
+    """Parse one chunk; touches nothing shared, so it can run on a worker thread."""
     frame = full = chunk.frame()
-    fr.lines += frame.height
-    fr.replaced_bytes += chunk.replaced
     rejected: list[pl.DataFrame] = []
     if chunk.overlong:
         too_long = pl.col(F.LOG_FILE_LINE).is_in(list(chunk.overlong))
@@ -140,19 +154,35 @@ def _consume_chunk(
             frame.filter(too_long).select(F.LOG_FILE_LINE, pl.lit(OVERLONG).alias(REASON))
         )
         frame = frame.filter(~too_long)
-    blank = pl.col(LINE).str.contains(r"^\s*$")
-    n_blank = frame.select(blank.sum()).item()
-    frame = frame.filter(~blank)
-    fr.skipped += int(n_blank)
+    blank = frame.select(pl.col(LINE).str.contains(r"^\s*$")).to_series()
+    skipped = int(blank.sum())
+    if skipped:
+        frame = frame.filter(~blank)
+    events = None
     if parser is None:
         rejected.append(frame.select(F.LOG_FILE_LINE, pl.lit(UNKNOWN_FORMAT).alias(REASON)))
-        events = None
     else:
         result = parse_lines(parser, frame)
-        fr.skipped += result.skipped
+        skipped += result.skipped
         rejected.append(result.rejects)
         events = result.events
-    all_rejects = pl.concat([empty_rejects(), *rejected])
+    if events is not None and events.height:
+        events = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
+    return _Parsed(full, pl.concat([empty_rejects(), *rejected]), events, skipped)
+
+
+def _record_chunk(
+    chunk: Chunk,
+    parsed: _Parsed,
+    fr: FileReport,
+    sinks: Sequence[BatchSink],
+    rejects: RejectWriter | None,
+) -> None:
+    """Count a parsed chunk and pass its events to the sinks (chunks arrive in order)."""
+    fr.lines += parsed.full.height
+    fr.replaced_bytes += chunk.replaced
+    fr.skipped += parsed.skipped
+    all_rejects = parsed.rejects
     if all_rejects.height:
         fr.rejected += all_rejects.height
         counts = all_rejects.group_by(REASON).len()
@@ -160,15 +190,40 @@ def _consume_chunk(
             dict(zip(counts[REASON].to_list(), counts["len"].to_list(), strict=True))
         )
         if rejects is not None:
-            rejects.write(chunk.origin, all_rejects, full)
-    if events is None or events.height == 0:
+            rejects.write(chunk.origin, all_rejects, parsed.full)
+    batch = parsed.events
+    if batch is None or batch.height == 0:
         return
-    batch = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
     fr.parsed += batch.height
     fr.events += int(batch.get_column(F.EVENT_COUNT).sum())
     fr.add_span(batch)
     for sink in sinks:
         sink.consume(batch)
+
+
+def _in_order(
+    chunks: Iterator[Chunk], work: Callable[[Chunk], _Parsed], workers: int
+) -> Iterator[tuple[Chunk, _Parsed]]:
+    """`work` over the chunks on `workers` threads (polars releases the GIL), results
+    in input order. While the consumer handles one chunk, the next `workers` are being
+    worked on, so memory is bounded by `workers + 1` chunks. No worker: all inline."""
+    if workers == 0:
+        for chunk in chunks:
+            yield chunk, work(chunk)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-parse")
+    pending: deque[tuple[Chunk, Future[_Parsed]]] = deque()
+    try:
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(work, chunk)))
+            if len(pending) > workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parse_lines(parser: LineParser, frame: pl.DataFrame) -> ParseResult:
