@@ -47,11 +47,7 @@ NOW = datetime(2027, 1, 1, tzinfo=UTC)
 REQUIRED = ("title", "description", "level", "tags", "falsepositives")
 
 
-def _pack() -> RulePack:
-    return load_pack([], include_default=True)
-
-
-PACK = _pack()
+PACK = load_pack([], include_default=True)
 
 
 def _alerting_rules(pack: RulePack) -> list[str]:
