@@ -128,6 +128,10 @@ def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
     )
     best: tuple[float, int, str] | None = None
     for name, cls in PARSERS.items():
+        if best is not None and best[0] >= 1.0 and cls.priority <= best[1]:
+            # A score is a share of lines, at most 1: this parser cannot win (and the
+            # syslog-family parsers cost tens of milliseconds each).
+            continue
         score = cls.sniff(frame, ctx)
         if score > 0 and (best is None or (score, cls.priority) > best[:2]):
             best = (score, cls.priority, name)
