@@ -55,6 +55,8 @@ class AlertGate:
     def admit(self, alerts: list[Alert]) -> GateOutcome:
         out = GateOutcome()
         now = self.clock.now()
+        inserts: list[Alert] = []
+        merges: list[tuple[str, Alert]] = []
         for incoming in sorted(alerts, key=lambda a: a.first_seen):
             alert = incoming
             rule = first_match(self.suppressions, alert, now)
@@ -65,7 +67,7 @@ class AlertGate:
             mine = self.alerts.get(self._latest.get(alert.fingerprint, ""))
             if mine is not None and alert.first_seen - mine.last_seen < self.throttle:
                 self.alerts[mine.id] = self._fold(mine, alert)
-                self._store_merge(mine.id, alert)
+                merges.append((mine.id, alert))
                 out.repeats.append(alert)
                 self.repeats += 1
                 continue
@@ -73,12 +75,14 @@ class AlertGate:
             if stored is not None and alert.first_seen - stored[1] < self.throttle:
                 alert = replace(alert, id=stored[0])
                 self.known.add(alert.id)
-                self._store_merge(alert.id, alert)
-            elif self.repository is not None:
-                self.repository.insert(alert, now)
+                merges.append((alert.id, alert))
+            else:
+                inserts.append(alert)
             self.alerts[alert.id] = alert
             self._latest[alert.fingerprint] = alert.id
             out.raised.append(alert)
+        if self.repository is not None:
+            self.repository.write(inserts, merges, now)
         return out
 
     def _fold(self, mine: Alert, repeat: Alert) -> Alert:
@@ -89,7 +93,3 @@ class AlertGate:
             last_seen=max(mine.last_seen, repeat.last_seen),
             evidence=mine.evidence + repeat.evidence[:room],
         )
-
-    def _store_merge(self, alert_id: str, repeat: Alert) -> None:
-        if self.repository is not None:
-            self.repository.merge(alert_id, repeat, self.clock.now())

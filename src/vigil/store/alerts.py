@@ -23,40 +23,22 @@ class AlertRepository:
         ).fetchone()
         return None if row is None else (row[0], datetime.fromisoformat(row[1]))
 
-    def insert(self, alert: Alert, now: datetime) -> None:
-        doc = alert.to_json()
+    def write(self, inserts: list[Alert], merges: list[tuple[str, Alert]], now: datetime) -> None:
+        """New alerts and repeats folded into stored ones, in one transaction."""
+        if not inserts and not merges:
+            return
         stamp = now.isoformat()
         with self.db.transaction() as cur:
-            cur.execute(
+            cur.executemany(
                 "INSERT INTO alerts (id, fingerprint, rule_id, rule_name, title, level, tags,"
                 " author, entity, count, first_seen, last_seen, evidence, repeats, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                (
-                    alert.id,
-                    alert.fingerprint,
-                    alert.rule_id,
-                    alert.rule_name,
-                    alert.title,
-                    alert.level,
-                    json.dumps(doc["tags"]),
-                    alert.author,
-                    json.dumps(doc["entity"], default=str),
-                    alert.count,
-                    alert.first_seen.isoformat(),
-                    alert.last_seen.isoformat(),
-                    json.dumps(doc["evidence"], default=str),
-                    stamp,
-                    stamp,
-                ),
+                [_row(alert, stamp) for alert in inserts],
             )
-
-    def merge(self, alert_id: str, repeat: Alert, now: datetime) -> None:
-        """Fold a repeat into a stored alert: add its count, extend last_seen."""
-        with self.db.transaction() as cur:
-            cur.execute(
+            cur.executemany(
                 "UPDATE alerts SET count = count + ?, repeats = repeats + 1,"
                 " last_seen = MAX(last_seen, ?), updated_at = ? WHERE id = ?",
-                (repeat.count, repeat.last_seen.isoformat(), now.isoformat(), alert_id),
+                [(r.count, r.last_seen.isoformat(), stamp, alert_id) for alert_id, r in merges],
             )
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -74,3 +56,24 @@ class AlertRepository:
             item.update(first_seen=row[8], last_seen=row[9], repeats=row[10])
             out.append(item)
         return out
+
+
+def _row(alert: Alert, stamp: str) -> tuple[object, ...]:
+    doc = alert.to_json()
+    return (
+        alert.id,
+        alert.fingerprint,
+        alert.rule_id,
+        alert.rule_name,
+        alert.title,
+        alert.level,
+        json.dumps(doc["tags"]),
+        alert.author,
+        json.dumps(doc["entity"], default=str),
+        alert.count,
+        alert.first_seen.isoformat(),
+        alert.last_seen.isoformat(),
+        json.dumps(doc["evidence"], default=str),
+        stamp,
+        stamp,
+    )
