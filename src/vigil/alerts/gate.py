@@ -57,6 +57,8 @@ class AlertGate:
         now = self.clock.now()
         inserts: list[Alert] = []
         merges: list[tuple[str, Alert]] = []
+        unseen = [a.fingerprint for a in alerts if a.fingerprint not in self._latest]
+        stored_by_fp = self.repository.latest(unseen) if self.repository and unseen else {}
         for incoming in sorted(alerts, key=lambda a: a.first_seen):
             alert = incoming
             rule = first_match(self.suppressions, alert, now)
@@ -71,7 +73,7 @@ class AlertGate:
                 out.repeats.append(alert)
                 self.repeats += 1
                 continue
-            stored = self.repository.latest(alert.fingerprint) if self.repository else None
+            stored = stored_by_fp.get(alert.fingerprint)
             if stored is not None and alert.first_seen - stored[1] < self.throttle:
                 alert = replace(alert, id=stored[0])
                 self.known.add(alert.id)

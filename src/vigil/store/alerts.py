@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from vigil.alerts.model import Alert
 from vigil.store.db import StateDB
 
+# Bound parameters per query: SQLite allows at least 999.
+_SQL_VARS = 500
+
 
 class AlertRepository:
     def __init__(self, db: StateDB) -> None:
         self.db = db
 
-    def latest(self, fingerprint: str) -> tuple[str, datetime] | None:
-        """(id, last_seen) of the newest stored alert with this fingerprint."""
-        row = self.db.conn.execute(
-            "SELECT id, last_seen FROM alerts WHERE fingerprint = ?"
-            " ORDER BY last_seen DESC LIMIT 1",
-            (fingerprint,),
-        ).fetchone()
-        return None if row is None else (row[0], datetime.fromisoformat(row[1]))
+    def latest(self, fingerprints: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+        """Per fingerprint, (id, last_seen) of the newest stored alert that has it."""
+        wanted = list(dict.fromkeys(fingerprints))
+        out: dict[str, tuple[str, datetime]] = {}
+        for i in range(0, len(wanted), _SQL_VARS):
+            part = wanted[i : i + _SQL_VARS]
+            marks = ",".join("?" * len(part))
+            # Only "?" marks are formatted into the text. With MAX(), SQLite takes the bare
+            # column `id` from the row holding the maximum.
+            rows = self.db.conn.execute(
+                "SELECT fingerprint, id, MAX(last_seen) FROM alerts"
+                f" WHERE fingerprint IN ({marks}) GROUP BY fingerprint",
+                part,
+            ).fetchall()
+            out.update({fp: (aid, datetime.fromisoformat(seen)) for fp, aid, seen in rows})
+        return out
 
     def write(self, inserts: list[Alert], merges: list[tuple[str, Alert]], now: datetime) -> None:
         """New alerts and repeats folded into stored ones, in one transaction."""
