@@ -171,3 +171,22 @@ def test_rules_test_unknown_rule(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "test", "--rules", RULES, "nope", str(tmp_path)])
     assert result.exit_code == ExitCode.USAGE
     assert "ssh_bruteforce_test" in result.stderr
+
+
+def test_threshold_override_on_a_temporal_rule_is_refused(tmp_path: Path) -> None:
+    """A temporal rule's 'threshold' is its list of rules: overriding it is a config error."""
+    rules = tmp_path / "temporal.yml"
+    rules.write_text(
+        (DATA / "brute_test_rules.yml").read_text()
+        + "---\ntitle: ok\nname: ssh_ok\nlogsource: {product: linux, service: sshd}\n"
+        "detection: {sel: {event.outcome: success}, condition: sel}\n"
+        "---\ntitle: then success\nname: then_success\ncorrelation:\n  type: temporal\n"
+        "  rules: [ssh_failed_attempt, ssh_ok]\n  group-by: [source.ip]\n  timespan: 10m\n"
+    )
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text("rules:\n  overrides:\n    then_success: {threshold: 1}\n")
+    result = runner.invoke(
+        app, ["--config", str(cfg), "rules", "list", "--no-default-rules", "--rules", str(rules)]
+    )
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "then_success is a temporal rule" in result.stderr

@@ -89,3 +89,13 @@ def test_base_rules_of_a_correlation_stay_quiet(tmp_path: Path) -> None:
     analyze(_logs(tmp_path), AnalyzeOptions(year=2026, clock=clock), sinks=[stage])
     assert {a.rule_name for a in stage.alerts} == {"ssh_bruteforce_test", "web_404_burst_test"}
     assert stage.matched  # the base rules did match
+
+
+def test_disabling_a_correlation_keeps_its_base_rules_quiet(tmp_path: Path) -> None:
+    """With the brute-force correlation disabled, failed logins do not each become alerts."""
+    clock = FixedClock(datetime(2026, 12, 1, tzinfo=UTC))
+    pack = load_pack([RULES], include_default=False, disabled=["ssh_bruteforce_test"])
+    stage = DetectionStage(pack, AlertGate(clock), clock)
+    analyze(_logs(tmp_path)[:1], AnalyzeOptions(year=2026, clock=clock), sinks=[stage])
+    assert stage.alerts == []
+    assert pack.disabled == ["ssh_bruteforce_test"]

@@ -16,11 +16,13 @@ from pathlib import Path
 from vigil.config.models import RuleOverride
 from vigil.detect.correlation.spec import (
     Bound,
+    CorrelationKind,
     CorrelationSpec,
     UnsupportedCorrelation,
     spec_from_sigma,
 )
 from vigil.detect.sigma.compiler import CompiledRule, Unsupported, compile_rules, rule_name
+from vigil.detect.sigma.detector import silent_references
 from vigil.detect.sigma.loader import RuleLoadError, load_rules
 from vigil.errors import ConfigError
 
@@ -43,6 +45,10 @@ class RulePack:
     refused: list[UnsupportedCorrelation] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
     errors: list[RuleLoadError] = field(default_factory=list)
+    # Rules that feed a correlation with `generate: false` and so raise no alerts of
+    # their own, also when that correlation is disabled or cannot run: disabling
+    # ssh_bruteforce must not turn every failed login into an alert.
+    quiet: set[str] = field(default_factory=set)
 
     @property
     def names(self) -> list[str]:
@@ -68,6 +74,7 @@ def load_pack(
         | {rule_name(c) for c in loaded.correlations if c not in correlations}
     )
     pack.compiled, pack.unsupported = compile_rules(rules)
+    pack.quiet = silent_references(loaded.correlations)
     for corr in correlations:
         result = spec_from_sigma(corr)
         if isinstance(result, CorrelationSpec):
@@ -92,6 +99,11 @@ def _apply_overrides(
         if spec is None:
             raise ConfigError(f"{where}: no loaded correlation rule is named {name!r}")
         if override.threshold is not None:
+            if spec.kind in (CorrelationKind.TEMPORAL, CorrelationKind.TEMPORAL_ORDERED):
+                raise ConfigError(
+                    f"{where}: {name} is a {spec.kind.value} rule; its threshold is the number"
+                    " of its listed rules, not a count to tune"
+                )
             if not any(b.op in _LOWER for b in spec.bounds):
                 raise ConfigError(f"{where}: {name} has no lower bound (gt/gte) to set")
             bounds = tuple(

@@ -50,7 +50,7 @@ class DetectionStage:
             pack.compiled,
             clock=clock,
             max_evidence=max_evidence,
-            silent=self.correlation.quiet_rules(),
+            silent=self.correlation.quiet_rules() | pack.quiet,
         )
         self.matched: Counter[str] = Counter()
         self._newest: datetime | None = None
