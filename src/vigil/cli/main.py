@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil import __version__
@@ -260,6 +259,14 @@ def _progress(inputs: list[str], enabled: bool) -> Iterator[Callable[[str, int],
     if not enabled or not sys.stderr.isatty() or total < PROGRESS_MIN_BYTES:
         yield None
         return
+    from rich.progress import (  # noqa: PLC0415 - only a terminal run on a large input needs it
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
