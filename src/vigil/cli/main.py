@@ -224,7 +224,8 @@ def suppressions(
 
 def _emit(report: AnalysisReport, as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+        # Compact: only then does json use its C encoder (indent=2 was 1.2 s for 6k alerts).
+        sys.stdout.write(json.dumps(report.to_json(), default=str) + "\n")
         return
     # Piped or captured output has no terminal width; rich would assume 80 columns and
     # fold every address in two.

