@@ -114,6 +114,9 @@ def _analyze_file(
         workers = options.parse_workers if getattr(parser_cls, "independent_chunks", False) else 0
         for chunk, parsed in _in_order(reader.chunks(), lambda c: _parse_chunk(c, parser), workers):
             _record_chunk(chunk, parsed, fr, sinks, rejects)
+            # Let this chunk go before the next one is read and parsed (the loop
+            # variables would otherwise hold it until then: one chunk more in memory).
+            del chunk, parsed
             if progress is not None:
                 progress(origin, reader.bytes_read)
 
