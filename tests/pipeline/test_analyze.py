@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from io import BytesIO
 from pathlib import Path
 
@@ -183,3 +184,49 @@ def test_a_parse_error_on_a_worker_reaches_the_caller(
     monkeypatch.setattr(PARSERS["firewall"], "parse", broken)
     with pytest.raises(RuntimeError, match="parser bug"):
         analyze([str(path)], AnalyzeOptions(format="firewall", block_bytes=512, parse_workers=2))
+
+
+def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parser that carries state across chunks (sshd: the year) is never given two
+    chunks at once, gets them in line order, and yields what an inline run yields
+    (December rolling over into January across chunks)."""
+    days = [("Dec", 30), ("Dec", 31), ("Jan", 1), ("Jan", 2)]
+    lines = [
+        f"{month} {day:2d} 10:00:{i % 60:02d} host sshd[{i}]: Failed password for root "
+        f"from 203.0.113.{i % 250} port {1000 + i} ssh2"
+        for month, day in days
+        for i in range(150)
+    ]
+    path = tmp_path / "auth.log"
+    path.write_text("\n".join(lines) + "\n")
+    parse = PARSERS["sshd"].parse
+    busy: list[int] = []
+    seen: list[tuple[int, int]] = []
+
+    def watched(self: object, frame: pl.DataFrame) -> object:
+        busy.append(1)
+        seen.append((len(busy), int(frame[F.LOG_FILE_LINE][0])))
+        time.sleep(0.002)  # a window in which a second concurrent call would show
+        busy.pop()
+        return parse(self, frame)  # type: ignore[arg-type]
+
+    def run(workers: int) -> pl.DataFrame:
+        sink = CollectSink()
+        options = AnalyzeOptions(format="sshd", year=2025, block_bytes=2048, parse_workers=workers)
+        analyze([str(path)], options, sinks=[sink])
+        return pl.concat(sink.batches, how="diagonal_relaxed")
+
+    inline = run(0)
+    monkeypatch.setattr(PARSERS["sshd"], "parse", watched)
+    threaded = run(2)
+    assert len(seen) > 10
+    assert max(n for n, _ in seen) == 1
+    assert [first for _, first in seen] == sorted(first for _, first in seen)
+    assert inline.equals(threaded)
+    years = inline[F.TIMESTAMP].dt.year()
+    assert (years.head(300).unique().to_list(), years.tail(300).unique().to_list()) == (
+        [2025],
+        [2026],
+    )

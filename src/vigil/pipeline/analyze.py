@@ -40,8 +40,8 @@ class AnalyzeOptions:
     # ... over options per format (from vigil.yaml `parsers:`).
     format_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     block_bytes: int = DEFAULT_BLOCK_BYTES
-    # Threads parsing chunks at once, for parsers whose chunks are independent; each
-    # holds a chunk in memory. 0: parse on the calling thread.
+    # Threads parsing chunks (one for parsers that carry state from chunk to chunk);
+    # each holds a chunk in memory. 0: parse on the calling thread.
     parse_workers: int = PARSE_WORKERS
     clock: Clock = field(default_factory=SystemClock)
 
@@ -108,10 +108,13 @@ def _analyze_file(
         if parser_cls is not None:
             merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
             parser = parser_cls(replace(ctx, options=merged))
-        # Parsers whose chunks are independent parse two at once, beside the reading and
-        # the sinks (which take the chunks in order on this thread); the others (the
-        # syslog year carries over) parse here, one chunk at a time.
-        workers = options.parse_workers if getattr(parser_cls, "independent_chunks", False) else 0
+        # Parsing runs on worker threads beside the reading and the sinks (which take
+        # the chunks in order on this thread): two chunks at once when chunks are
+        # independent, else one worker, which takes them in order (the syslog year
+        # carries over from chunk to chunk).
+        workers = options.parse_workers
+        if not getattr(parser_cls, "independent_chunks", False):
+            workers = min(workers, 1)
         for chunk, parsed in _in_order(reader.chunks(), lambda c: _parse_chunk(c, parser), workers):
             _record_chunk(chunk, parsed, fr, sinks, rejects)
             # Let this chunk go before the next one is read and parsed (the loop
