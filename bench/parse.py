@@ -61,6 +61,9 @@ class Run:
     peak_rss_mb: float
     exit_code: int
     note: str = ""
+    # Cores other processes kept busy during the run (from /proc/stat): on a shared box a
+    # wall figure means little when this is high; compare lines per CPU-second then.
+    other_cores: float = 0.0
 
     @property
     def per_s(self) -> float:
@@ -74,10 +77,13 @@ class Run:
 def measure(label: str, cmd: list[str], lines: int) -> tuple[Run, str, str]:
     """Run `cmd`, wait for exactly that child with wait4, return its figures and output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        busy_before = _busy_cpu_s()
         began = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - began
+        after = _busy_cpu_s()
+        busy = after - busy_before if after is not None and busy_before is not None else None
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -90,10 +96,23 @@ def measure(label: str, cmd: list[str], lines: int) -> tuple[Run, str, str]:
         peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
         exit_code=proc.returncode,
     )
+    if busy is not None and wall > 0:
+        run.other_cores = max(0.0, busy - run.cpu_s) / wall
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if run.peak_rss_mb <= floor:
         run.note = f"(RSS not above this script's own {floor:.0f} MB) "
     return run, stdout, stderr
+
+
+def _busy_cpu_s() -> float | None:
+    """CPU seconds all processes have used since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def ensure_log(fmt: str, lines: int, seed: int, out_dir: Path) -> Path:
@@ -115,9 +134,14 @@ def ensure_log(fmt: str, lines: int, seed: int, out_dir: Path) -> Path:
     return path
 
 
-def vigil_run(fmt: str, path: Path, lines: int, *, force: bool = False) -> Run:
-    cmd = [str(VIGIL), "analyze", "--json", *(["--format", fmt] if force else []), str(path)]
-    run, stdout, stderr = measure(f"vigil {fmt}" + (" (--format)" if force else ""), cmd, lines)
+def vigil_run(fmt: str, path: Path, lines: int, *, force: bool = False, rules: bool = True) -> Run:
+    flags = [*(["--format", fmt] if force else []), *([] if rules else ["--no-default-rules"])]
+    label = f"vigil {fmt}" + (" (--format)" if force else "") + ("" if rules else " (no rules)")
+    # A fresh state directory per run: alerts stored by an earlier run would change what
+    # the detection stage does (deduplication against stored alerts).
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as state:
+        cmd = [str(VIGIL), "--state-dir", state, "analyze", "--json", *flags, str(path)]
+        run, stdout, stderr = measure(label, cmd, lines)
     try:
         report = json.loads(stdout)
         parsed = sum(f.get("events", 0) for f in report["files"])
@@ -126,6 +150,8 @@ def vigil_run(fmt: str, path: Path, lines: int, *, force: bool = False) -> Run:
         run.note += (
             f"format {'/'.join(str(x) for x in formats)}, {parsed:,} events, {rejected:,} rejected"
         )
+        if "alerts" in report:
+            run.note += f", {len(report['alerts']):,} alerts"
     except (json.JSONDecodeError, KeyError):
         run.note += f"exit {run.exit_code}: {stderr.strip()[-200:]}"
     return run
@@ -169,15 +195,16 @@ def startup_run(out_dir: Path, seed: int) -> Run:
 
 def table(runs: list[Run]) -> str:
     head = (
-        f"{'run':<30} {'lines':>10} {'wall s':>8} {'lines/s':>11} {'CPU s':>7}"
-        f" {'lines/CPU-s':>12} {'peak RSS':>9}  note"
+        f"{'run':<36} {'lines':>10} {'wall s':>8} {'lines/s':>11} {'CPU s':>7}"
+        f" {'lines/CPU-s':>12} {'peak RSS':>9} {'other':>6}  note"
     )
     rows = [head, "-" * len(head)]
     for r in runs:
         rows.append(
-            f"{r.label:<30} {r.lines:>10,} {r.wall_s:>8.2f} {r.per_s:>11,.0f} {r.cpu_s:>7.2f}"
-            f" {r.per_cpu_s:>12,.0f} {r.peak_rss_mb:>6.0f} MB  {r.note}"
+            f"{r.label:<36} {r.lines:>10,} {r.wall_s:>8.2f} {r.per_s:>11,.0f} {r.cpu_s:>7.2f}"
+            f" {r.per_cpu_s:>12,.0f} {r.peak_rss_mb:>6.0f} MB {r.other_cores:>6.2f}  {r.note}"
         )
+    rows.append("other: cores used by other processes during the run (2 cores are shared)")
     return "\n".join(rows)
 
 
@@ -230,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force-format", action="store_true", help="pass --format to vigil (skip detection)"
     )
+    parser.add_argument(
+        "--rules",
+        choices=("with", "without", "both"),
+        default="with",
+        help="vigil with its rule pack (as users run it), without (--no-default-rules: the "
+        "parsing pipeline alone), or both",
+    )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = set(formats) - set(FILES)
@@ -244,10 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs: list[Run] = [startup_run(args.out, args.seed)]
     by_name: dict[str, Run] = {}
+    rule_modes = {"with": [True], "without": [False], "both": [True, False]}[args.rules]
     for fmt in formats:
         path = ensure_log(fmt, args.lines, args.seed, args.out)
-        by_name[fmt] = vigil_run(fmt, path, args.lines, force=args.force_format)
-        runs.append(by_name[fmt])
+        for rules in rule_modes:
+            run = vigil_run(fmt, path, args.lines, force=args.force_format, rules=rules)
+            by_name.setdefault(fmt, run)
+            runs.append(run)
         if fmt == "sshd" and not args.no_peers:
             for name, peer in (
                 ("fail2ban", fail2ban_run(path, args.lines)),
@@ -259,9 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     big = None
     if not args.no_big and "sshd" in formats:
         path = ensure_log("sshd", args.big_lines, args.seed, args.out)
-        big = vigil_run("sshd", path, args.big_lines, force=args.force_format)
-        big.label = big.label.replace("sshd", f"sshd {_short(args.big_lines)}", 1)
-        runs.append(big)
+        for rules in rule_modes:
+            run = vigil_run("sshd", path, args.big_lines, force=args.force_format, rules=rules)
+            run.label = run.label.replace("sshd", f"sshd {_short(args.big_lines)}", 1)
+            big = big or run
+            runs.append(run)
     print()
     print(table(runs))
     print()
