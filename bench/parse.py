@@ -74,12 +74,20 @@ class Run:
         return self.lines / self.cpu_s if self.cpu_s else 0.0
 
 
-def measure(label: str, cmd: list[str], lines: int) -> tuple[Run, str, str]:
-    """Run `cmd`, wait for exactly that child with wait4, return its figures and output."""
+def measure(
+    label: str, cmd: list[str], lines: int, *, stdout_to: Path | None = None
+) -> tuple[Run, str, str]:
+    """Run `cmd`, wait for exactly that child with wait4, return its figures and output
+    (its stdout goes to `stdout_to` instead when given, and "" is returned for it)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        target = open(stdout_to, "wb") if stdout_to else out  # noqa: SIM115 - closed below
         busy_before = _busy_cpu_s()
         began = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        try:
+            proc = subprocess.Popen(cmd, stdout=target, stderr=err)
+        finally:
+            if stdout_to:
+                target.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - began
         after = _busy_cpu_s()
@@ -141,20 +149,42 @@ def vigil_run(fmt: str, path: Path, lines: int, *, force: bool = False, rules: b
     # the detection stage does (deduplication against stored alerts).
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as state:
         cmd = [str(VIGIL), "--state-dir", state, "analyze", "--json", *flags, str(path)]
-        run, stdout, stderr = measure(label, cmd, lines)
-    try:
-        report = json.loads(stdout)
-        parsed = sum(f.get("events", 0) for f in report["files"])
-        rejected = sum(f.get("rejected", 0) for f in report["files"])
-        formats = {f.get("format") for f in report["files"]}
-        run.note += (
-            f"format {'/'.join(str(x) for x in formats)}, {parsed:,} events, {rejected:,} rejected"
-        )
-        if "alerts" in report:
-            run.note += f", {len(report['alerts']):,} alerts"
-    except (json.JSONDecodeError, KeyError):
+        report_path = Path(state) / "report.json"
+        run, _, stderr = measure(label, cmd, lines, stdout_to=report_path)
+        summary = _summarise(report_path)
+    if summary is None:
         run.note += f"exit {run.exit_code}: {stderr.strip()[-200:]}"
+    else:
+        run.note += (
+            f"format {summary['formats']}, {summary['events']:,} events, "
+            f"{summary['rejected']:,} rejected, {summary['alerts']:,} alerts"
+        )
     return run
+
+
+# Run in a child: a report with 10^5 alerts is hundreds of MB once parsed, and this
+# script's own peak RSS would then hide every later child's (see the module doc).
+_SUMMARY = """
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(json.dumps({
+    "events": sum(f.get("events", 0) for f in r["files"]),
+    "rejected": sum(f.get("rejected", 0) for f in r["files"]),
+    "formats": "/".join(sorted({str(f.get("format")) for f in r["files"]})),
+    "alerts": len(r.get("alerts", [])),
+}))
+"""
+
+
+def _summarise(report: Path) -> dict[str, Any] | None:
+    """Events, rejects, formats and alert count of a vigil JSON report, or None."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SUMMARY, str(report)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return None
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary
 
 
 def fail2ban_run(path: Path, lines: int) -> Run | None:
