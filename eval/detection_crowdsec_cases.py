@@ -28,15 +28,23 @@ from eval.manifest import WEB_ERROR_LINES, Input, in_scope
 from eval.runner import SCOPE, classify_lines
 from vigil.errors import SourceError
 
-SSH_FAMILY = ("ssh_bruteforce", "ssh_user_enumeration", "ssh_password_spray")
+SSH_FAMILY = (
+    "ssh_bruteforce",
+    "ssh_user_enumeration",
+    "ssh_password_spray",
+    "ssh_invalid_user_burst",
+    "ssh_preauth_probe",
+)
 
 # CrowdSec scenario → the vigil rules whose alert on the source counts as detecting it.
 SCENARIO_RULES: dict[str, tuple[str, ...]] = {
     # ssh-bf counts every failed authentication of an address (invalid users, failed
-    # passwords, pre-auth disconnects of an authenticating user); vigil splits that
-    # behaviour over its brute-force family.
+    # passwords, pre-auth disconnects of an authenticating user, bad banners); vigil
+    # splits that behaviour over its brute-force family.
     "crowdsecurity/ssh-bf": SSH_FAMILY,
     "crowdsecurity/ssh-bf_user-enum": ("ssh_user_enumeration",),
+    # Bursts of failed key exchanges: connections that end before authentication.
+    "lepresidente/ssh-bad-keyexchange-bf": ("ssh_preauth_probe",),
     "crowdsecurity/iptables-scan-multi_ports": ("port_scan",),
     "firewallservices/pf-scan-multi_ports": ("port_scan",),
     "a1ad/mikrotik-scan-multi_ports": ("port_scan",),
@@ -45,10 +53,11 @@ SCENARIO_RULES: dict[str, tuple[str, ...]] = {
     "crowdsecurity/http-path-traversal-probing": ("web_path_traversal",),
     "crowdsecurity/http-bad-user-agent": ("web_scanner_user_agent",),
     "crowdsecurity/apache_log4j2_cve-2021-44228": ("web_log4shell",),
-    # http-probing: many requests to paths that do not exist (404/403) from one source.
-    "crowdsecurity/http-probing": ("web_404_burst",),
-    "crowdsecurity/http-generic-bf": ("web_auth_failure_burst",),
-    "LePresidente/http-generic-401-bf": ("web_auth_failure_burst",),
+    # http-probing: many requests answered 404/403/400 from one source: paths that do
+    # not exist, or request lines that are not HTTP.
+    "crowdsecurity/http-probing": ("web_404_burst", "web_bad_request_burst"),
+    "crowdsecurity/http-generic-bf": ("web_auth_failure_burst", "web_login_bruteforce"),
+    "LePresidente/http-generic-401-bf": ("web_auth_failure_burst", "web_login_bruteforce"),
     # CVE scenarios whose exploit *is* a path traversal (`../`, encoded or not) or a shell
     # command in a parameter: the generic rule must see it whatever the product.
     "crowdsecurity/http-cve-2021-41773": ("web_path_traversal", "web_command_injection"),
@@ -60,6 +69,13 @@ SCENARIO_RULES: dict[str, tuple[str, ...]] = {
     "crowdsecurity/netgear_rce": ("web_command_injection",),
     "crowdsecurity/CVE-2022-44877": ("web_command_injection",),
     "crowdsecurity/CVE-2022-46169-cmd": ("web_command_injection",),
+    # CVE scenarios whose exploit is PHP code, or a Java template / expression payload.
+    "crowdsecurity/thinkphp-cve-2018-20062": ("web_php_injection",),
+    "crowdsecurity/vmware-cve-2022-22954": ("web_template_injection",),
+    "crowdsecurity/CVE-2022-26134": ("web_template_injection",),
+    "crowdsecurity/spring4shell_cve-2022-22965": ("web_template_injection",),
+    # Text4Shell: Commons Text interpolation, the `${prefix:...}` lookups of Log4Shell.
+    "crowdsecurity/CVE-2022-42889": ("web_log4shell", "web_template_injection"),
 }
 
 _SCENARIO = re.compile(r'results\[(\d+)\]\.Overflow\.Alert\.GetScenario\(\) == "(.*)"')
