@@ -59,6 +59,13 @@ def evaluate(ctx: EvalContext) -> EvalResult:
     unparsed = [c for c in cases if c.expected and not c.parsed]
     absent = sorted({r for rules in SCENARIO_RULES.values() for r in rules} - set(pack.names))
     render(ctx, judged, others, unparsed, absent)
+    hidden = {c.name: c.out_of_sight() for c in cases if c.parsed and c.out_of_sight()}
+    for name, ips in hidden.items():
+        console.print(
+            f"not judged, {name}: {', '.join(ips)} stand only on lines out of scope"
+            " (e.g. an error-log line in an access log)",
+            markup=False,
+        )
     passed = sum(r.passed for r in judged)
     summary = (
         f"{passed}/{len(judged)} covered cases alerted ({percent(passed, len(judged))}, "
@@ -72,6 +79,7 @@ def evaluate(ctx: EvalContext) -> EvalResult:
         "cases": [to_json(r) for r in judged],
         "not_covered": [to_json(r) for r in others],
         "format_not_parsed": [c.name for c in unparsed],
+        "addresses_only_on_out_of_scope_lines": hidden,
     }
     console.print(f"{NAME}: {summary}", markup=False)
     return EvalResult(NAME, "ok", summary, details)
@@ -87,6 +95,8 @@ def run_case(case: Case, pack: set[str]) -> CaseResult:
         result.error = "; ".join(run.errors)
     for expected in case.covered(pack):
         for ip in expected.ips:
+            if not case.visible(ip):
+                continue
             key = normalize_ip(ip)
             flagged = {r for r in expected.rules if key in run.flagged({r})}
             result.found[key] = result.found.get(key, set()) | flagged

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from eval.crowdsec import vigil_format
@@ -109,6 +110,9 @@ class Case:
     format: str | None
     # Lines of the log in that format (a web access log may hold error-log lines).
     in_scope_lines: int = 0
+    # Their text: an expected address seen only on other lines (an Apache error-log line
+    # inside an access log) is one no access-log reader can be asked to find.
+    in_scope_text: str = ""
     expected: list[Expected] = field(default_factory=list)
 
     @property
@@ -117,8 +121,19 @@ class Case:
 
     def covered(self, pack: Collection[str]) -> list[Expected]:
         """The expected alerts with a source address that a rule of `pack` (names) is
-        meant to raise, by `SCENARIO_RULES`."""
-        return [e for e in self.expected if e.ips and set(e.rules) & set(pack)]
+        meant to raise, by `SCENARIO_RULES`, and that stands on an in-scope line."""
+        return [
+            e
+            for e in self.expected
+            if set(e.rules) & set(pack) and any(self.visible(ip) for ip in e.ips)
+        ]
+
+    def visible(self, ip: str) -> bool:
+        return ip in self.in_scope_text
+
+    def out_of_sight(self) -> list[str]:
+        """Expected addresses that stand on no in-scope line."""
+        return sorted({ip for e in self.expected for ip in e.ips if not self.visible(ip)})
 
 
 def read_assertions(text: str) -> list[Expected]:
@@ -161,22 +176,24 @@ def read_case(test_dir: Path) -> Case | None:
     if assertions.is_file():
         case.expected = read_assertions(assertions.read_text(encoding="utf-8"))
     if case.format is not None and log is not None:
-        case.in_scope_lines = _in_scope_lines(case, log)
+        case.in_scope_text = _in_scope_text(case, log)
+        case.in_scope_lines = case.in_scope_text.count("\n")
     return case
 
 
-def _in_scope_lines(case: Case, log: Path) -> int:
+def _in_scope_text(case: Case, log: Path) -> str:
     """Non-blank lines of the log that are in the case's format, as the parse-coverage
-    evaluation decides it (error-log lines inside a web access log are not)."""
+    evaluation decides it (error-log lines inside a web access log are not), each ended
+    by a newline."""
     assert case.format is not None
     rules = WEB_ERROR_LINES if case.format == "apache" else ()
     inp: Input = in_scope("crowdsec_hub_tests", log, case.name, case.log_type, case.format, rules)
     try:
         lines = classify_lines(inp)
     except SourceError:
-        return 0
-    kept = lines.filter(~lines.get_column("text").str.contains(r"^\s*$"))
-    return int(kept.get_column(SCOPE).is_null().sum())
+        return ""
+    kept = lines.filter(~lines.get_column("text").str.contains(r"^\s*$") & pl.col(SCOPE).is_null())
+    return "".join(f"{t}\n" for t in kept.get_column("text").to_list())
 
 
 def read_cases(root: Path) -> list[Case]:
