@@ -230,3 +230,27 @@ def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
         [2025],
         [2026],
     )
+
+
+def test_chunks_read_before_a_read_failure_count_with_workers(tmp_path: Path) -> None:
+    """When a compressed file turns out truncated, the chunks read before the failure are
+    counted the same with parsing threads as without, and the error is reported."""
+    path = tmp_path / "fw.log.gz"
+    text = "".join(
+        f"2026-11-22 10:00:01 | 203.0.113.{i % 250} | 198.51.100.1 | TCP | DENY | "
+        f"{i * 7919 % 65536} | 22\n"
+        for i in range(20_000)
+    )
+    packed = gzip.compress(text.encode())
+    path.write_bytes(packed[: len(packed) // 2])
+
+    def run(workers: int) -> tuple[int, int, str | None]:
+        options = AnalyzeOptions(format="firewall", block_bytes=4096, parse_workers=workers)
+        f = analyze([str(path)], options, on_error=lambda _: None).files[0]
+        assert _accounted(f)
+        return f.lines, f.parsed, f.error
+
+    inline = run(0)
+    assert inline[0] > 100
+    assert inline[2] is not None
+    assert run(2) == inline

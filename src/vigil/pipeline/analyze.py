@@ -223,8 +223,18 @@ def _in_order(
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-parse")
     pending: deque[tuple[Chunk, Future[_Parsed]]] = deque()
+    failure: Exception | None = None
     try:
-        for chunk in chunks:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except Exception as e:
+                # A read failure (a truncated gzip): the chunks read before it still
+                # count, as they do inline.
+                failure = e
+                break
             pending.append((chunk, pool.submit(work, chunk)))
             if len(pending) > workers:
                 done, future = pending.popleft()
@@ -234,6 +244,8 @@ def _in_order(
             yield done, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        raise failure
 
 
 def parse_lines(parser: LineParser, frame: pl.DataFrame) -> ParseResult:
