@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 from io import BytesIO
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import UsageError
+from vigil.parsers.firewall import FirewallParser
 from vigil.parsers.registry import PARSERS
 from vigil.pipeline.analyze import UNKNOWN_FORMAT, AnalyzeOptions, analyze
 from vigil.pipeline.sinks import RejectWriter
@@ -174,7 +176,8 @@ def test_parallel_parsing_gives_the_sequential_result(tmp_path: Path, fmt: str) 
 def test_a_parse_error_on_a_worker_reaches_the_caller(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An exception raised while a worker thread parses a chunk is raised by analyze."""
+    """An exception raised while a worker thread parses a chunk reaches the caller, as
+    the input's error."""
     path = tmp_path / "fw.log"
     path.write_text(FW * 50)
 
@@ -182,8 +185,10 @@ def test_a_parse_error_on_a_worker_reaches_the_caller(
         raise RuntimeError("parser bug")
 
     monkeypatch.setattr(PARSERS["firewall"], "parse", broken)
-    with pytest.raises(RuntimeError, match="parser bug"):
-        analyze([str(path)], AnalyzeOptions(format="firewall", block_bytes=512, parse_workers=2))
+    opts = AnalyzeOptions(format="firewall", block_bytes=512, parse_workers=2)
+    (f,) = analyze([str(path)], opts).files
+    assert f.error is not None
+    assert "RuntimeError: parser bug" in f.error
 
 
 def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
@@ -254,3 +259,39 @@ def test_chunks_read_before_a_read_failure_count_with_workers(tmp_path: Path) ->
     assert inline[0] > 100
     assert inline[2] is not None
     assert run(2) == inline
+
+
+def test_inputs_are_read_oldest_first(tmp_path: Path) -> None:
+    """Rotated files (older modification times) are read before the live one."""
+    live, rotated = tmp_path / "fw.log", tmp_path / "fw.log.1"
+    live.write_text(FW)
+    rotated.write_text(FW)
+    os.utime(rotated, (1_000_000, 1_000_000))
+    report = analyze([str(live), str(rotated)], AnalyzeOptions())
+    assert [f.path for f in report.files] == [str(rotated), str(live)]
+
+
+def test_a_parser_fault_is_reported_and_the_next_input_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception inside a parser is the input's error, not the run's end."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text(FW)
+    second.write_text("hello\n")
+    calls = {"n": 0}
+    real = FirewallParser.parse
+
+    def flaky(self: FirewallParser, frame: pl.DataFrame) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return real(self, frame)
+
+    monkeypatch.setattr(FirewallParser, "parse", flaky)
+    errors: list[str] = []
+    opts = AnalyzeOptions(format="firewall", parse_workers=0)
+    report = analyze([str(first), str(second)], opts, on_error=errors.append)
+    assert "internal error in the firewall stage" in (report.files[0].error or "")
+    assert "RuntimeError: boom" in errors[0]
+    assert report.files[1].error is None
+    assert report.files[1].rejected == 1

@@ -56,12 +56,16 @@ def analyze(
     on_error: Callable[[str], None] | None = None,
 ) -> AnalysisReport:
     """Parse every input and feed its Batches to the sinks. Per-file failures (missing,
-    binary, unreadable) are recorded in the report and passed to `on_error`; the other
-    inputs go on."""
+    binary, unreadable, or a fault inside a parser) are recorded in the report and passed
+    to `on_error`; the other inputs go on.
+
+    Inputs are read oldest first by modification time (stdin last), so rotated files come
+    before the live one (`auth.log.2.gz`, `auth.log.1`, `auth.log`) and windows carry over
+    the rotation in event-time order."""
     report = AnalysisReport()
     forced = get_parser(options.format) if options.format else None
     all_sinks: list[BatchSink] = [report.tally, *sinks]
-    for origin in inputs:
+    for origin in oldest_first(inputs):
         file_report = FileReport(path=origin)
         report.files.append(file_report)
         try:
@@ -78,9 +82,28 @@ def analyze(
             file_report.error = str(e)
             if on_error is not None:
                 on_error(str(e))
+        except Exception as e:  # one input's fault must not stop the others
+            message = (
+                f"{origin}: internal error in the {file_report.format or 'format detection'} "
+                f"stage after line {file_report.lines}: {type(e).__name__}: {e}"
+            )
+            file_report.error = message
+            if on_error is not None:
+                on_error(message)
     for sink in all_sinks:
         sink.close()
     return report
+
+
+def oldest_first(inputs: Sequence[str]) -> list[str]:
+    """Inputs by modification time, oldest first; stdin and unknowns keep their place
+    after the files."""
+
+    def key(item: tuple[int, str]) -> tuple[float, int]:
+        mtime = file_mtime(item[1])
+        return (mtime.timestamp() if mtime else float("inf"), item[0])
+
+    return [origin for _, origin in sorted(enumerate(inputs), key=key)]
 
 
 def _analyze_file(
