@@ -55,14 +55,14 @@ with the web log. Within a batch, order does not matter. Across batches and file
 event may be up to `lateness` (default: the rule's timespan) older than the rule's event
 time and is still merged exactly into its group's windows; an older one is ignored and
 counted as *late*. So feed one log's files in time order (rotated `auth.log.1` before
-`auth.log`; `vigil analyze` orders its inputs by their first event); two hosts' auth
-logs of the same hours read one after the other make the second one's events late. An
-alert already raised is not revised by an event of a later batch (one with the same
-timestamp as the window's last event, or one that joins two episodes which have each
-fired). Deferred decisions wait for the episode to be over, so they are exact under any
-disorder within the lateness. An event dated more than `max_skew` (default 15 minutes)
-after the clock's now is ignored and counted as *future*: one forged date cannot push
-event time ahead and turn every real event into a late one.
+`auth.log`; `vigil analyze` reads its inputs oldest first by modification time); two
+hosts' auth logs of the same hours read one after the other make the second one's events
+late. An alert already raised is not revised by an event of a later batch (one with the
+same timestamp as the window's last event, or one that joins two episodes which have
+each fired). Deferred decisions wait for the episode to be over, so they are exact under
+any disorder within the lateness. An event dated more than `max_skew` (default 15
+minutes) after the clock's now is ignored and counted as *future*: one forged date
+cannot push event time ahead and turn every real event into a late one.
 
 **Memory.** A group's events are kept while they can still share a window with an event
 that is not late: for timespan + lateness after them. A group whose newest event is
