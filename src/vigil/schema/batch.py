@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import polars as pl
 
 from vigil.schema.fields import CORE_FIELDS, DTYPES, F, dtype_of
@@ -29,7 +31,40 @@ def conform(df: pl.DataFrame) -> pl.DataFrame:
     out = df.select(exprs + rest)
     if out.schema[F.EVENT_COUNT].is_integer():
         out = out.with_columns(pl.col(F.EVENT_COUNT).fill_null(1))
-    return out
+    return canonical_ips(out)
+
+
+# Address fields written one way whatever the log wrote, so that counts per address do
+# not split: `2001:DB8:0:0::7` and `2001:db8::7` are one attacker, and so are
+# `::ffff:203.0.113.7` and `203.0.113.7`.
+IP_FIELDS = (F.SOURCE_IP, F.DESTINATION_IP)
+
+
+def canonical_ips(df: pl.DataFrame) -> pl.DataFrame:
+    for name in IP_FIELDS:
+        if df.schema.get(name) != pl.String:
+            continue
+        # Only IPv6 has spellings to unify; a Python pass over the distinct ones (a few
+        # per batch) is cheaper than any vectorised rewrite of the text.
+        spelled = df.filter(pl.col(name).str.contains(":", literal=True)).get_column(name)
+        if spelled.is_empty():
+            continue
+        mapping = {
+            v: c for v in spelled.unique().to_list() if (c := _canonical(v)) is not None and c != v
+        }
+        if mapping:
+            df = df.with_columns(pl.col(name).replace(mapping))
+    return df
+
+
+def _canonical(text: str) -> str | None:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
 
 
 def _cast(name: str, current: pl.DataType) -> pl.Expr:
