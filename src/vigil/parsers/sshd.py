@@ -21,7 +21,8 @@ from vigil.parsers.syslog_family import SyslogFamilyParser
 from vigil.parsers.syslog_header import HEADER_PATTERNS
 from vigil.schema.fields import F
 
-# Programs whose lines make a file an auth.log (the authpriv facility). CRON and systemd
+# Programs that write to the auth/authpriv facility on Debian and RHEL hosts: their
+# lines make a file an auth.log, and Sigma's `service: auth` means them. CRON and systemd
 # count through their PAM lines only (an event category below): their other lines fill
 # /var/log/syslog too.
 AUTH_PROGRAMS = (
@@ -38,11 +39,14 @@ AUTH_PROGRAMS = (
     "usermod",
     "groupadd",
     "groupdel",
+    "groupmod",
     "gpasswd",
     "adduser",
     "polkitd",
     "pkexec",
     "unix_chkpwd",
+    "gdm-password",
+    "lightdm",
 )
 AUTH_CATEGORIES = ("authentication", "session", "iam")
 # A file is an auth log when at least this share of its sampled events are auth lines.

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from vigil.parsers.sshd import AUTH_PROGRAMS
+from vigil.parsers.sshd_messages import SSHD_PROGRAMS
 from vigil.schema.fields import F
 
 # A Batch's columns and dtypes, as polars gives them (`df.schema`).
@@ -31,7 +33,6 @@ Schema = Mapping[str, pl.DataType]
 # So a syslog service is told by its program, and a packet log by its category.
 SYSLOG_DATASETS: tuple[str, ...] = ("syslog", "sshd", "netfilter")
 LINUX_DATASETS: tuple[str, ...] = SYSLOG_DATASETS
-SSHD_PROGRAMS: tuple[str, ...] = ("sshd", "sshd-session", "sshd-auth")
 WEB_DATASETS: tuple[str, ...] = ("apache", "nginx")
 FIREWALL_DATASETS: tuple[str, ...] = ("firewall",)
 PACKET_CATEGORIES: tuple[str, ...] = ("network",)
@@ -49,29 +50,6 @@ ALL_DATASETS: tuple[str, ...] = (
 # Datasets whose columns are named by the data itself (JSON keys, CSV headers).
 SELF_DESCRIBED: frozenset[str] = frozenset({"jsonl", "csv"})
 
-# Programs that write to the auth/authpriv syslog facilities on Debian and RHEL hosts.
-AUTH_PROGRAMS: tuple[str, ...] = (
-    *SSHD_PROGRAMS,
-    "sudo",
-    "su",
-    "login",
-    "passwd",
-    "chpasswd",
-    "chage",
-    "useradd",
-    "userdel",
-    "usermod",
-    "groupadd",
-    "groupdel",
-    "groupmod",
-    "gpasswd",
-    "systemd-logind",
-    "pkexec",
-    "polkitd",
-    "unix_chkpwd",
-    "gdm-password",
-    "lightdm",
-)
 AUTH_FACILITIES: tuple[int, ...] = (4, 10)  # auth, authpriv
 
 # Top-level ECS field sets: a dotted rule field under one of these is taken as an ECS
