@@ -38,6 +38,10 @@ LOAD_POLICY = SigmaPolicy(regex_engine=PythonRegexEngine())
 modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 
+# libyaml's safe loader when PyYAML was built with it: ~10x faster on a rule pack.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @dataclass(frozen=True)
 class RuleLoadError:
     path: str
@@ -106,7 +110,7 @@ def _parse(text: str, origin: str, errors: list[RuleLoadError]) -> SigmaCollecti
     try:
         # Range conditions (`gte: 5` and `lt: 100`) are in the Sigma specification but
         # pySigma refuses them; the correlation spec reads them back (see its docstring).
-        documents = relax_range_conditions(list(yaml.safe_load_all(text)))
+        documents = relax_range_conditions(list(yaml.load_all(text, Loader=_YAML_LOADER)))
         collection = SigmaCollection.from_dicts(
             documents,
             collect_errors=True,
