@@ -75,6 +75,16 @@ def test_sniff_picks_apache_for_an_access_log() -> None:
     assert chosen is ApacheParser
 
 
+def test_sniff_picks_apache_for_access_lines_behind_a_syslog_header() -> None:
+    """nginx logging to syslog: the file is apache's, not the generic syslog parser's."""
+    head = [
+        f"Nov 22 10:00:{n:02d} web-1 nginx[2869]: " + COMBINED.format(n=n, s=n)
+        for n in range(1, 40)
+    ]
+    chosen = sniff(head, ParseContext(origin="x.log"))
+    assert chosen is ApacheParser
+
+
 def test_tls_handshake_is_an_event_with_its_client(tmp_path: Path) -> None:
     """End to end, a TLS handshake sent to the HTTP port counts as an event of its client."""
     path = tmp_path / "access.log"

@@ -5,6 +5,9 @@
     vhost_combined  www.example.com:443 203.0.113.7 - - [...] "GET / HTTP/1.1" 200 512 "-" "-"
     nginx combined  the same shape as Apache combined; nginx `main` adds a quoted
                     X-Forwarded-For after the user agent (accepted, not mapped)
+    via syslog      any of these behind a syslog header, as nginx (`access_log
+                    syslog:server=...`) and Apache (`CustomLog "|logger ..."`) write it:
+                    `Sep 15 16:13:46 web1 nginx[2869]: 203.0.113.7 - - [...] "GET / ..."`
 
 Fields after the user agent (response times, X-Forwarded-For) are accepted and left
 in `message`. The client must be an IP address (the default; with Apache's
@@ -23,8 +26,13 @@ Choices:
 * `url.path` is percent-decoded once (see `percent`); `url.query` is raw.
 * `-` for the size is 0: Apache's `%b` writes `-` exactly when no body byte was sent.
 * `-` for the user, referrer or user agent is null (the servers' notation for absent).
-* `event.dataset` is `nginx` when the file's path names nginx, else `apache`: the
-  lines themselves do not tell the two servers apart.
+* `event.dataset` is `nginx` when the file's path or the syslog program tag names
+  nginx, else `apache`: the lines themselves do not tell the two servers apart.
+* Behind a syslog header (RFC 3164 or RFC 3339 time, optional `<PRI>`), the access-log
+  time is `@timestamp` (it has a zone and a year, the header's has neither or both but
+  is the relay's); the header gives `host.name`, `process.name` and `process.pid`.
+* Apache writes the day of the time with two digits; a one-digit day
+  (`[1/Apr/2014:...]`, seen in hand-written logs) is read as well.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ MALFORMED_REQUEST = "malformed request line"
 EMPTY_REQUEST = "empty request line"
 
 _TS = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+# The general patterns also take a one-digit day (padded to two before `_timestamp`).
+_TS_ANY_DAY = "[0-9]{1,2}" + _TS.removeprefix("[0-9]{2}")
 _TS_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 _TS_LOCAL_FORMAT = "%d/%b/%Y:%H:%M:%S"
 # A time the distinct offsets of a chunk are checked on, and how many a chunk may have
@@ -73,14 +83,24 @@ _HEAD = rf"^(?P<client>[0-9A-Fa-f:.]+) (?P<ident>[^ ]+) (?P<user>[^ ]+) \[(?P<ti
 # missing. The lazy vhost tries "no vhost" first, so `ip - - [` is never vhost + ip.
 _HEAD_VHOST = (
     rf"^(?:(?P<vhost>[^ ]+) )??(?P<client>{IP}) (?:(?P<ident>[^ ]+) )?(?P<user>[^ ]+) "
-    rf"\[(?P<time>{_TS})\] $"
+    rf"\[(?P<time>{_TS_ANY_DAY})\] $"
 )
 _HEAD_GROUPS = ("vhost", "client", "ident", "user", "time")
+# ... and last, a syslog header in front (RFC 3164 or RFC 3339 time, host, `prog[pid]: `).
+_SYSLOG_HEAD = (
+    r"^(?:<[0-9]{1,3}>)?(?:[A-Z][a-z]{2} [ 0-9]?[0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.,]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?) "
+    r"(?:(?P<host>[^ ]*[^ :]) )?(?P<prog>[^ \[:]+)(?:\[(?P<pid>[0-9]+)\])?: "
+)
+_SYSLOG_GROUPS = ("host", "prog", "pid")
+_HEAD_SYSLOG = _SYSLOG_HEAD + _HEAD_VHOST.removeprefix("^")
 # `_HEAD` without its groups: matching is 3x cheaper than capturing, and on a matching
 # head the groups are its first four space-separated parts.
 _HEAD_SHAPE = re.sub(r"\(\?P<\w+>", "(?:", _HEAD)
 _TS_CHARS = len("22/Nov/2026:10:00:01 +0100")
-_HEAD_ANY_CLIENT = rf"^(?:[^ ]+ ){{1,3}}[^ ]+ \[{_TS}\] $"
+_HEAD_ANY_CLIENT = (
+    rf"^(?:{_SYSLOG_HEAD.removeprefix('^')})?(?:[^ ]+ ){{1,3}}[^ ]+ \[{_TS_ANY_DAY}\] $"
+)
 _IP_ONLY = f"^{IP}$"
 _STATUS = r"^ (?P<status>[0-9]{3}) (?P<size>[0-9]+|-)(?: |$)"
 _METHOD = r"(?P<method>[A-Za-z][A-Za-z0-9_-]*)"
@@ -112,6 +132,8 @@ _LINE_SHAPES = {
     "request_absolute_form": r'\] "[A-Za-z]+ [A-Za-z][A-Za-z0-9+.-]*://',
     "request_binary": r'\] "\\x[0-9A-Fa-f]{2}',
     "request_empty": r'\] "-?" [0-9]{3} ',
+    "day_one_digit": r"^[0-9A-Fa-f:.]+ [^ ]+ [^ ]+ \[[0-9]/[A-Za-z]{3}/",
+    "syslog_header": _SYSLOG_HEAD + r"[0-9A-Fa-f:.]+ [^ ]+ [^ ]+ \[",
 }
 
 
@@ -144,6 +166,15 @@ class ApacheParser(LineParser):
         )
         client_ok = pl.col("client").str.contains(_IP_ONLY)
         staged = _redo(staged, ~client_ok, "f0", _HEAD_VHOST, _HEAD_GROUPS)
+        syslog = staged.get_column("client").has_nulls()
+        if syslog:
+            staged = _redo(
+                staged.with_columns(pl.lit(None, dtype=pl.String).alias(g) for g in _SYSLOG_GROUPS),
+                pl.col("client").is_null(),
+                "f0",
+                _HEAD_SYSLOG,
+                _HEAD_GROUPS + _SYSLOG_GROUPS,
+            )
         ok = staged.select(
             pl.col("client").is_not_null() & pl.col("status").is_not_null()
         ).to_series()
@@ -159,6 +190,18 @@ class ApacheParser(LineParser):
         retry = pl.col("path").is_null() & pl.col("f1").str.contains(" ", literal=True)
         good = _redo(good, retry, "f1", _REQUEST_SPACES, _REQUEST_GROUPS)
         events = _events(good, _dataset(self.ctx.origin))
+        if syslog and good.get_column("prog").is_not_null().any():
+            prog = good.get_column("prog")
+            events = events.with_columns(
+                # The program tag says what the path may not: nginx or Apache.
+                pl.when(prog.str.starts_with("nginx"))
+                .then(pl.lit("nginx"))
+                .otherwise(pl.col(F.EVENT_DATASET))
+                .alias(F.EVENT_DATASET),
+                good.get_column("host").alias(F.HOST_NAME),
+                good.get_column("prog").alias(F.PROCESS_NAME),
+                good.get_column("pid").cast(pl.Int64, strict=False).alias(F.PROCESS_PID),
+            )
         return ParseResult(events, pl.concat([empty_rejects(), rejects]))
 
 
@@ -201,6 +244,12 @@ def _redo(
 
 
 def _events(rows: pl.DataFrame, dataset: str) -> pl.DataFrame:
+    if rows.select(pl.col("time").str.len_bytes().min()).item() == _TS_CHARS - 1:
+        # A one-digit day (rare: Apache writes two): padded, so every time has the width
+        # `_timestamp` slices by.
+        short = pl.col("time").str.len_bytes() == _TS_CHARS - 1
+        padded = pl.when(short).then(pl.concat_str(pl.lit("0"), pl.col("time")))
+        rows = rows.with_columns(padded.otherwise(pl.col("time")).alias("time"))
     status = pl.col("status").cast(pl.Int32)
     target = pl.col("target")
     # Targets the cheap request pattern did not split (absolute-form, spaces).
