@@ -17,6 +17,7 @@ from vigil.parsers.auth_messages import AUTH_KINDS
 from vigil.parsers.base import ParseContext
 from vigil.parsers.message_kinds import MessageKind
 from vigil.parsers.sshd_messages import SSHD_KINDS, SSHD_PROGRAMS
+from vigil.parsers.sshd_protocol_messages import SSHD_PROTOCOL_KINDS
 from vigil.parsers.syslog_family import SyslogFamilyParser
 from vigil.parsers.syslog_header import HEADER_PATTERNS
 from vigil.schema.fields import F
@@ -63,6 +64,7 @@ class SshdParser(SyslogFamilyParser):
     patterns: ClassVar[dict[str, str]] = {
         **HEADER_PATTERNS,
         **_patterns(SSHD_KINDS),
+        **_patterns(SSHD_PROTOCOL_KINDS),
         **_patterns(AUTH_KINDS),
     }
     priority = 20

@@ -23,7 +23,26 @@
   [IP] failed - POSSIBLE BREAK-IN ATTEMPT!`, `Address IP maps to HOST, but ...`
 - `ssh_server_listening` (success): `Server listening on ADDR port N.`
 
-Other sshd lines (`input_userauth_request: ...`, `Starting session: ...`) are plain
+and, in `sshd_protocol_messages` (transport errors, sessions, follow-up lines):
+
+- `ssh_protocol_error` (failure): a client that broke the SSH transport protocol:
+  `ssh_dispatch_run_fatal: Connection from [user X] IP port N: reason`, `Bad packet
+  length N.`, `Corrupted MAC on input.`, `Disconnecting: bad client public DH value`,
+  `Magic value check failed (N) on obfuscated handshake from IP port N`
+- `ssh_no_identification`, `ssh_bad_protocol_version` (failure), as above, also for
+  `error: kex_exchange_identification: reason` (no address: sshd writes the address on
+  a line of its own, `banner exchange: ...` or `Connection closed by IP port N`)
+- `ssh_negotiation_failed` (failure), also for `fatal: Unable to negotiate a key
+  exchange method` (no address)
+- `ssh_disconnect` (unknown), also for `Read error from remote host IP [port N]: reason`
+  and `fatal: Write failed: reason`
+- `ssh_auth_request` (failure): `input_userauth_request: invalid user X [preauth]`, the
+  second line of a connection already logged as `Invalid user X from IP` (no address)
+- `ssh_max_auth_tries` (failure), also for `PAM service(sshd) ignoring max retries; N > M`
+- `ssh_session_start`, `ssh_session_close` (success): `Starting session: shell on pts/N
+  for X from IP port N id N`, `Close session: user X from IP port N id N`
+
+Other sshd lines (`User child is on pid N`, `Received signal N; terminating.`) are plain
 events with their syslog fields.
 
 Fields: `user.name`, `source.ip`, `source.port`, `source.domain`, `event.reason`,
@@ -31,7 +50,8 @@ Fields: `user.name`, `source.ip`, `source.port`, `source.domain`, `event.reason`
 `ssh.auth.key.fingerprint` (see `syslog_fields`). Brute-force attempts are the
 `ssh_login` failures whose method is not `publickey`, each weighted by `event.count`
 (rsyslog's `message repeated N times: [ Failed ... ]` is one row with count N);
-`ssh_invalid_user`, `ssh_max_auth_tries` and the PAM actions are not attempts.
+`ssh_invalid_user`, `ssh_auth_request`, `ssh_max_auth_tries`, the protocol errors and the
+PAM actions are not attempts.
 """
 
 from __future__ import annotations
@@ -46,14 +66,14 @@ from vigil.schema.fields import F
 SSHD_PROGRAMS = ("sshd", "sshd-session", "sshd-auth")
 SSHD = frozenset(SSHD_PROGRAMS)
 
-_FROM = r"(?P<ip>\S+?)(?: port (?P<port>\d+))?"
-_PREAUTH = r"(?: \[preauth\])?\s*$"
+FROM = r"(?P<ip>\S+?)(?: port (?P<port>\d+))?"
+PREAUTH = r"(?: \[preauth\])?\s*$"
 # In one-pass patterns an address that follows an optional word must start with a digit
 # or a colon (IPv6 starting with a-f falls through to the lenient pattern).
 _FAST_FROM = r"(?P<ip>[0-9:][^ ]*)(?: port (?P<port>[0-9]+))?"
 
 
-def _source(extra: dict[str, pl.Expr] | None = None) -> dict[str, pl.Expr]:
+def source_fields(extra: dict[str, pl.Expr] | None = None) -> dict[str, pl.Expr]:
     return {
         F.SOURCE_IP: address("ip"),
         SF.SOURCE_DOMAIN: domain("ip"),
@@ -84,14 +104,14 @@ _LOGIN = MessageKind(
     starts=("Failed ", "Accepted ", "Postponed ", "Partial "),
     pattern=(
         r"(?P<verdict>Failed|Accepted|Postponed|Partial) (?P<method>[\w/-]+) for "
-        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {_FROM}"
-        r"(?: ssh\d?)?(?:: .*?)?" + _PREAUTH
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}"
+        r"(?: ssh\d?)?(?:: .*?)?" + PREAUTH
     ),
     fast=(r"(?P<verdict>Failed|Accepted|P(?:ostponed|artial)) (?P<method>[^ ]+) " + _FAST_FOR),
     action="ssh_login",
     outcome=_VERDICT,
     category="authentication",
-    fields=_source(_LOGIN_FIELDS),
+    fields=source_fields(_LOGIN_FIELDS),
     programs=SSHD,
 )
 # Publickey logins name the key; a kind of their own keeps the common pattern short.
@@ -100,13 +120,13 @@ _LOGIN_KEY = MessageKind(
     starts=tuple(f"{v} publickey " for v in ("Failed", "Accepted", "Postponed", "Partial")),
     pattern=(
         r"(?P<verdict>Failed|Accepted|Postponed|Partial) (?P<method>publickey) for "
-        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {_FROM}"
-        r"(?: ssh\d?)?(?:: (?P<keytype>[\w-]+) (?P<fingerprint>\S+).*?)?" + _PREAUTH
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}"
+        r"(?: ssh\d?)?(?:: (?P<keytype>[\w-]+) (?P<fingerprint>\S+).*?)?" + PREAUTH
     ),
     action="ssh_login",
     outcome=_VERDICT,
     category="authentication",
-    fields=_source(
+    fields=source_fields(
         {
             **_LOGIN_FIELDS,
             SF.SSH_KEY_TYPE: pl.col("keytype"),
@@ -118,12 +138,12 @@ _LOGIN_KEY = MessageKind(
 _INVALID_USER = MessageKind(
     name="sshd_invalid_user",
     starts=("Invalid user ", "Illegal user "),
-    pattern=rf"(?:Invalid|Illegal) user (?P<user>.*?) from {_FROM}" + _PREAUTH,
+    pattern=rf"(?:Invalid|Illegal) user (?P<user>.*?) from {FROM}" + PREAUTH,
     fast=r"I(?:nvalid|llegal) user (?P<user>[^ ]*) from (?P<ip>[^ ]+)(?: port (?P<port>[0-9]+))?",
     action="ssh_invalid_user",
     outcome="failure",
     category="authentication",
-    fields=_source({F.USER_NAME: pl.col("user"), SF.SSH_INVALID_USER: pl.lit(True)}),
+    fields=source_fields({F.USER_NAME: pl.col("user"), SF.SSH_INVALID_USER: pl.lit(True)}),
     programs=SSHD,
 )
 _NOT_ALLOWED = MessageKind(
@@ -153,12 +173,12 @@ _TOO_MANY = MessageKind(
         r"Disconnecting(?:: Too many authentication failures"
         r"(?: for (?:(?P<a>invalid|illegal) user )?(?P<user>.*?))?"
         r"| (?P<qual>invalid|authenticating) user (?P<user2>.*?) (?P<ip>\S+) port (?P<port>\d+)"
-        r": Too many authentication failures)" + _PREAUTH
+        r": Too many authentication failures)" + PREAUTH
     ),
     action="ssh_max_auth_tries",
     outcome="failure",
     category="authentication",
-    fields=_source(
+    fields=source_fields(
         {
             F.USER_NAME: pl.coalesce("user", "user2"),
             F.EVENT_REASON: pl.lit("too many authentication failures"),
@@ -175,13 +195,13 @@ _MAX_EXCEEDED = MessageKind(
     starts=("maximum authentication attempts exceeded for ",),
     pattern=(
         r"(?:error: )?maximum authentication attempts exceeded for "
-        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {_FROM}(?: ssh\d?)?" + _PREAUTH
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}(?: ssh\d?)?" + PREAUTH
     ),
     fast=r"(?:error: )?maximum authentication attempts exceeded " + _FAST_FOR,
     action="ssh_max_auth_tries",
     outcome="failure",
     category="authentication",
-    fields=_source(
+    fields=source_fields(
         {
             F.USER_NAME: _USER,
             F.EVENT_REASON: pl.lit("maximum authentication attempts exceeded"),
@@ -195,8 +215,10 @@ _CLOSED = MessageKind(
     starts=("Connection closed by ", "Connection reset by ", "Disconnected from "),
     pattern=(
         r"(?:Connection (?P<how>closed|reset) by|Disconnected from)"
-        r"(?: (?P<qual>invalid|authenticating))?(?: user (?P<user>.*?))?"
-        rf" {_FROM}" + _PREAUTH
+        # Any word before ` user ` (sshd writes invalid or authenticating; a patched or
+        # newer sshd may write another): the line is still the end of a connection.
+        r"(?:(?: (?P<qual>[^ ]+))? user (?P<user>.*?))?"
+        rf" {FROM}" + PREAUTH
     ),
     fast=(
         r"(?:Connection (?P<how>closed|reset) by|Disconnected from) "
@@ -204,7 +226,7 @@ _CLOSED = MessageKind(
     ),
     action="ssh_disconnect",
     outcome="unknown",
-    fields=_source(
+    fields=source_fields(
         {
             F.USER_NAME: pl.col("user"),
             F.EVENT_REASON: pl.concat_str(pl.lit("connection "), pl.col("how")),
@@ -220,7 +242,7 @@ _RECEIVED_DISCONNECT = MessageKind(
     starts=("Received disconnect from ",),
     pattern=(
         r"(?:error: )?Received disconnect from (?P<ip>\S+?)(?: port (?P<port>\d+))?: ?"
-        r"(?P<code>\d+):(?P<reason>.*?)" + _PREAUTH
+        r"(?P<code>\d+):(?P<reason>.*?)" + PREAUTH
     ),
     fast=(
         r"(?:error: )?Received disconnect from (?P<ip>[0-9.]+)(?: port (?P<port>[0-9]+))?: ?"
@@ -228,7 +250,7 @@ _RECEIVED_DISCONNECT = MessageKind(
     ),
     action="ssh_disconnect",
     outcome="unknown",
-    fields=_source(
+    fields=source_fields(
         {
             F.EVENT_REASON: pl.col("reason")
             .str.strip_chars_end()
@@ -242,11 +264,11 @@ _RECEIVED_DISCONNECT = MessageKind(
 _CONNECTION = MessageKind(
     name="sshd_connection",
     starts=("Connection from ",),
-    pattern=rf"Connection from {_FROM} on (?P<dip>\S+) port (?P<dport>\d+)(?: rdomain \S*)?\s*$",
+    pattern=rf"Connection from {FROM} on (?P<dip>\S+) port (?P<dport>\d+)(?: rdomain \S*)?\s*$",
     action="ssh_connection",
     outcome="unknown",
     category="network",
-    fields=_source({F.DESTINATION_IP: address("dip"), F.DESTINATION_PORT: port("dport")}),
+    fields=source_fields({F.DESTINATION_IP: address("dip"), F.DESTINATION_PORT: port("dport")}),
     programs=SSHD,
 )
 _REFUSED = MessageKind(
@@ -262,31 +284,31 @@ _REFUSED = MessageKind(
 _NO_IDENT = MessageKind(
     name="sshd_no_identification",
     starts=("Did not receive identification string from ",),
-    pattern=rf"Did not receive identification string from {_FROM}\s*$",
+    pattern=rf"Did not receive identification string from {FROM}\s*$",
     action="ssh_no_identification",
     outcome="failure",
     category="network",
-    fields=_source(),
+    fields=source_fields(),
     programs=SSHD,
 )
 _BAD_VERSION = MessageKind(
     name="sshd_bad_protocol_version",
     starts=("Bad protocol version identification ",),
-    pattern=rf"Bad protocol version identification '.*' from {_FROM}\s*$",
+    pattern=rf"Bad protocol version identification '.*' from {FROM}\s*$",
     action="ssh_bad_protocol_version",
     outcome="failure",
     category="network",
-    fields=_source(),
+    fields=source_fields(),
     programs=SSHD,
 )
 _BANNER = MessageKind(
     name="sshd_banner_exchange",
     starts=("banner exchange: Connection from ",),
-    pattern=rf"banner exchange: Connection from {_FROM}: (?P<reason>.+?)" + _PREAUTH,
+    pattern=rf"banner exchange: Connection from {FROM}: (?P<reason>.+?)" + PREAUTH,
     action="ssh_bad_protocol_version",
     outcome="failure",
     category="network",
-    fields=_source({F.EVENT_REASON: pl.col("reason")}),
+    fields=source_fields({F.EVENT_REASON: pl.col("reason")}),
     programs=SSHD,
 )
 _NEGOTIATE = MessageKind(
@@ -299,17 +321,17 @@ _NEGOTIATE = MessageKind(
     action="ssh_negotiation_failed",
     outcome="failure",
     category="network",
-    fields=_source({F.EVENT_REASON: pl.col("reason")}),
+    fields=source_fields({F.EVENT_REASON: pl.col("reason")}),
     programs=SSHD,
 )
 _TIMEOUT = MessageKind(
     name="sshd_auth_timeout",
     starts=("Timeout before authentication for ",),
-    pattern=rf"(?:fatal: )?Timeout before authentication for {_FROM}\s*$",
+    pattern=rf"(?:fatal: )?Timeout before authentication for {FROM}\s*$",
     action="ssh_auth_timeout",
     outcome="failure",
     category="authentication",
-    fields=_source(),
+    fields=source_fields(),
     programs=SSHD,
 )
 _REVERSE = MessageKind(

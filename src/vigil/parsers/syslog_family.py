@@ -21,6 +21,7 @@ from vigil.parsers.base import LINE, LineParser, ParseContext, ParseResult, empt
 from vigil.parsers.message_kinds import MSG, ROW, KindTable
 from vigil.parsers.netfilter_messages import NETFILTER_KIND
 from vigil.parsers.sshd_messages import SSHD_KINDS
+from vigil.parsers.sshd_protocol_messages import SSHD_PROTOCOL_KINDS
 from vigil.parsers.syslog_header import (
     HEADER_PATTERNS,
     add_timestamps,
@@ -30,7 +31,7 @@ from vigil.parsers.syslog_header import (
 from vigil.parsers.syslog_time import YearTracker
 from vigil.schema.fields import F
 
-KINDS = KindTable((*SSHD_KINDS, *AUTH_KINDS, NETFILTER_KIND))
+KINDS = KindTable((*SSHD_KINDS, *SSHD_PROTOCOL_KINDS, *AUTH_KINDS, NETFILTER_KIND))
 REPEATED = r"^message repeated (?P<n>\d+) times?: \[ ?(?P<inner>.*?) ?\]$"
 # Solaris puts a message id in front of the text: `[ID 800047 auth.notice] `.
 _SOLARIS_ID = r"^\[ID \d+ [\w.]+\] "
