@@ -48,12 +48,13 @@ class Alert:
     # derived from them to carry it.
     author: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Stable identity of "this rule about this entity", for dedup and throttling;
+    # computed once, as the gate asks for it several times per alert.
+    fingerprint: str = field(init=False, compare=False, default="")
 
-    @property
-    def fingerprint(self) -> str:
-        """Stable identity of "this rule about this entity", for dedup and throttling."""
+    def __post_init__(self) -> None:
         key = json.dumps([self.rule_name, sorted(self.entity.items())], default=str)
-        return hashlib.sha256(key.encode()).hexdigest()[:32]
+        object.__setattr__(self, "fingerprint", hashlib.sha256(key.encode()).hexdigest()[:32])
 
     def to_json(self) -> dict[str, Any]:
         return {
