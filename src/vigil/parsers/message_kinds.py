@@ -63,6 +63,9 @@ class MessageKind:
     searched for in a whole line; `fast`: an optional one-pass regex with the same
     groups (or fewer), tried first. `action`, `outcome`, `category` and `fields`
     (output field → expression) are constants or expressions over the groups.
+    `anywhere`: literals that, all found in a message of a program none of the kinds
+    claims (or of no program), also give it this kind (a packet log relayed under a
+    vendor's own tag, or none).
     """
 
     name: str
@@ -74,6 +77,7 @@ class MessageKind:
     programs: frozenset[str] = frozenset()
     category: str | None = None
     fast: str | None = None
+    anywhere: tuple[str, ...] = ()
 
     def extract(self, rows: pl.DataFrame) -> pl.DataFrame:
         """This kind's fields (and `_row`) for the rows (`_row`, `_msg`) it matches."""
@@ -112,6 +116,7 @@ class KindTable:
         self.kinds = {kind.name: kind for kind in kinds}
         self._by_literal: dict[str, str] = {}
         self._catch_all: dict[str, str] = {}
+        self._anywhere = [kind for kind in kinds if kind.anywhere]
         for kind in kinds:
             for literal in kind.starts:
                 if literal == "":
@@ -168,11 +173,18 @@ class KindTable:
                 spare.append(rows.filter(~mine.fill_null(False)))
                 rows = rows.filter(mine.fill_null(False))  # noqa: PLW2901 - its own rows
             plans.append(kind.plan(rows.lazy()))
-        catch_all = pl.concat([work.clear().drop(KIND), *spare]).filter(
-            pl.col(F.PROCESS_NAME).is_in(sorted(self._catch_all))
-        )
+        rest = pl.concat([work.clear().drop(KIND), *spare])
+        caught = pl.col(F.PROCESS_NAME).is_in(sorted(self._catch_all)).fill_null(False)
+        catch_all = rest.filter(caught)
         for (program,), rows in catch_all.partition_by(F.PROCESS_NAME, as_dict=True).items():
             plans.append(self.kinds[self._catch_all[str(program)]].plan(rows.lazy()))
+        if self._anywhere:
+            unclaimed = rest.filter(~caught)
+            for kind in self._anywhere:
+                present = pl.all_horizontal(
+                    pl.col(MSG).str.contains(literal, literal=True) for literal in kind.anywhere
+                )
+                plans.append(kind.plan(unclaimed.lazy().filter(present)))
         # One collect for all kinds: polars runs them side by side, with one call's cost.
         found = [part for part in pl.collect_all(plans) if part.height]
         if not found:

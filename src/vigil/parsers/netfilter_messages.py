@@ -7,7 +7,15 @@ The log prefix (`[UFW BLOCK]`, `IPTABLES-DROP:`, `nft drop in:`), trimmed of spa
 brackets and colons, is `event.action`; `event.outcome` is failure when it says
 block/drop/reject/deny, success when it says allow/accept/pass/permit, else unknown.
 IN and OUT are the ingress and egress interfaces, LEN the IP packet length, and MAC
-the destination MAC, source MAC and ethertype. ICMP has no ports.
+the destination MAC, source MAC and ethertype. ICMP has no ports. Other `KEY=value`
+fields before SRC (a renamed or unknown one: `XX=enp1s0`) are passed over.
+
+Kernel lines are the usual home of these fields, but firewalls relay them under their
+own tag or none, so a line of any program whose message holds ` SRC=` and ` DST=`
+is read the same way. UniFi gateways (`[WAN_LOCAL-D-2147483647] DESCR="[WAN_LOCAL]Block
+All Traffic" IN=eth8 ...`) name the rule's verdict by a letter in the prefix: `-D-`
+(drop) and `-R-` (reject) are failures, `-A-` (accept) a success; DESCR, the rule's
+description, is `rule.name`.
 """
 
 from __future__ import annotations
@@ -20,13 +28,14 @@ from vigil.schema.fields import F
 
 UPTIME = r"(?:\[ *(?P<uptime>[0-9]+\.[0-9]+)\] *)?"
 PACKET = (
-    r"(?P<prefix>[^=]*?)\s*(?:IN=(?P<in>[^ ]*))?(?: ?OUT=(?P<out>[^ ]*))?"
-    r"(?: PHYSIN=[^ ]*)?(?: PHYSOUT=[^ ]*)?"
+    r"(?P<prefix>[^=]*?)\s*(?:DESCR=\"(?P<descr>[^\"]*)\" )?"
+    r"(?:IN=(?P<in>[^ ]*))?(?: ?OUT=(?P<out>[^ ]*))?"
+    r"(?: ?[A-Z]+=[^ ]*)*?"
     r"(?: MAC=(?P<mac>[^ ]*))? SRC=(?P<src>[^ ]+) DST=(?P<dst>[^ ]+) LEN=(?P<len>[0-9]+) "
     r".*?PROTO=(?P<proto>[^ ]+)(?: SPT=(?P<spt>[0-9]+) DPT=(?P<dpt>[0-9]+))?"
 )
-_DENIED = r"(?i)block|drop|reject|den(?:y|ied)"
-_ALLOWED = r"(?i)allow|accept|pass|permit"
+_DENIED = r"(?i)block|drop|reject|den(?:y|ied)|-[DR]-[0-9]+$"
+_ALLOWED = r"(?i)allow|accept|pass|permit|-A-[0-9]+$"
 KERNEL = frozenset({"kernel"})
 
 
@@ -51,6 +60,7 @@ PACKET_FIELDS: dict[str, pl.Expr] = {
     F.DESTINATION_PORT: port("dpt"),
     F.NETWORK_TRANSPORT: pl.col("proto").str.to_lowercase(),
     F.NETWORK_BYTES: pl.col("len").cast(pl.Int64, strict=False),
+    F.RULE_NAME: pl.col("descr"),
     F.OBSERVER_INGRESS_INTERFACE: _interface("in"),
     F.OBSERVER_EGRESS_INTERFACE: _interface("out"),
     F.SOURCE_MAC: _mac(18),
@@ -79,4 +89,5 @@ NETFILTER_KIND = MessageKind(
     category="network",
     fields=PACKET_FIELDS,
     programs=KERNEL,
+    anywhere=(" SRC=", " DST="),
 )
