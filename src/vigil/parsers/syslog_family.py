@@ -1,13 +1,13 @@
 """What the syslog, sshd and netfilter parsers share: header, then message kinds.
 
 Every line with a syslog header is an event with the header's fields; its message body
-is `message`. Messages of sshd, PAM, sudo, su, cron, systemd-logind, the account tools
-and kernel packet logs get their own fields (see `sshd_messages`, `auth_messages`,
-`netfilter_messages`), whichever of the three parsers reads the file, so a mixed
-/var/log/syslog loses nothing. rsyslog's `message repeated N times: [ msg ]` is one event
-for `msg` with `event.count` = N. Plain messages have no `event.action` or outcome.
-`event.dataset` is the parser's name: the file's kind (`sshd` for an auth.log, its sudo
-lines included), while `process.name` tells the programs apart.
+is `message`. Messages of sshd, PAM, sudo, su, cron, systemd-logind, the account tools,
+kernel packet logs and pf's `filterlog` get their own fields (see `sshd_messages`,
+`auth_messages`, `netfilter_messages`, `pf_messages`), whichever of the three parsers
+reads the file, so a mixed /var/log/syslog loses nothing. rsyslog's `message repeated N
+times: [ msg ]` is one event for `msg` with `event.count` = N. Plain messages have no
+`event.action` or outcome. `event.dataset` is the parser's name: the file's kind (`sshd`
+for an auth.log, its sudo lines included), while `process.name` tells the programs apart.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from vigil.parsers.auth_messages import AUTH_KINDS
 from vigil.parsers.base import LINE, LineParser, ParseContext, ParseResult, empty_rejects
 from vigil.parsers.message_kinds import MSG, ROW, KindTable
 from vigil.parsers.netfilter_messages import NETFILTER_KIND
+from vigil.parsers.pf_messages import PF_KIND
 from vigil.parsers.sshd_messages import SSHD_KINDS
 from vigil.parsers.sshd_protocol_messages import SSHD_PROTOCOL_KINDS
 from vigil.parsers.syslog_header import (
@@ -31,7 +32,7 @@ from vigil.parsers.syslog_header import (
 from vigil.parsers.syslog_time import YearTracker
 from vigil.schema.fields import F
 
-KINDS = KindTable((*SSHD_KINDS, *SSHD_PROTOCOL_KINDS, *AUTH_KINDS, NETFILTER_KIND))
+KINDS = KindTable((*SSHD_KINDS, *SSHD_PROTOCOL_KINDS, *AUTH_KINDS, NETFILTER_KIND, PF_KIND))
 REPEATED = r"^message repeated (?P<n>\d+) times?: \[ ?(?P<inner>.*?) ?\]$"
 # Solaris puts a message id in front of the text: `[ID 800047 auth.notice] `.
 _SOLARIS_ID = r"^\[ID \d+ [\w.]+\] "
