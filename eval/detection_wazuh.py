@@ -38,7 +38,6 @@ TEXT_CHARS = 110
 _SECTION = re.compile(r"^\[.*\]\s*$")
 _LOG = re.compile(r"^log\s+\d+\s+(?:pass|fail)\s*=")
 _SETTING = re.compile(r"^(?P<key>rule|alert)\s*=\s*(?P<value>\S+)")
-_UNPADDED_DAY = re.compile(r"\[(\d)/(?=[A-Z][a-z]{2}/\d{4}:)")
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,6 @@ class Line:
     alerted_by: set[str] = field(default_factory=set)
     # Why vigil's parser rejected the line, if it did (then no rule could see it).
     rejected: str | None = None
-    # Web lines only: the rules that alert once the day is zero-padded (`_padded_run`).
-    alerted_if_padded: set[str] = field(default_factory=set)
 
     @property
     def wanted(self) -> bool:
@@ -72,8 +69,6 @@ class DecoderResult:
     format: str | None
     lines: list[Line]
     error: str | None = None
-    # Lines whose day `_padded_run` zero-padded.
-    padded: int = 0
 
     @property
     def wanted(self) -> list[Line]:
@@ -144,24 +139,7 @@ def run_decoder(decoder: str, lines: list[Line], workdir: Path) -> DecoderResult
     for number, line in enumerate(lines, start=1):
         line.alerted_by = by_line.get((str(path), number), set())
         line.rejected = run.rejects.get((str(path), number))
-    if fmt == "apache":
-        _padded_run(result, path)
     return result
-
-
-def _padded_run(result: DecoderResult, path: Path) -> None:
-    """Wazuh's web lines write the day unpadded (`[1/Apr/2014`), which Apache never does
-    and vigil's parser rejects: run them once more with the day padded, to show what the
-    web rules make of the requests themselves (a second figure, not the main one)."""
-    texts = [_UNPADDED_DAY.sub(r"[0\1/", ln.test.text) for ln in result.lines]
-    result.padded = sum(t != ln.test.text for t, ln in zip(texts, result.lines, strict=True))
-    if not result.padded:
-        return
-    padded = path.with_name(path.stem + "-padded.log")
-    padded.write_text("".join(t + "\n" for t in texts), "utf-8")
-    by_line = detect([padded], fmt="apache").rules_by_line()
-    for number, line in enumerate(result.lines, start=1):
-        line.alerted_if_padded = by_line.get((str(padded), number), set())
 
 
 def evaluate(ctx: EvalContext) -> EvalResult:
@@ -231,16 +209,6 @@ def render(ctx: EvalContext, results: list[DecoderResult]) -> None:
         "a line vigil's parser rejected cannot be alerted on (its reason is given)."
     )
     for r in scoped:
-        if r.padded:
-            again = [ln for ln in r.wanted if ln.alerted_if_padded]
-            which = ", ".join(sorted({n for ln in again for n in ln.alerted_if_padded}))
-            console.print(
-                f"  decoder {r.decoder}: {r.padded} lines write the day unpadded "
-                f"(`[1/Apr/2014`, which Apache never writes); with it padded vigil alerts on "
-                f"{len(again)} of its {len(r.wanted)} level >= {MIN_LEVEL} lines ({which})",
-                markup=False,
-                soft_wrap=True,
-            )
         if r.error:
             console.print(f"  decoder {r.decoder}: the input was not read: {r.error}", markup=False)
     missed = [ln for r in scoped for ln in r.wanted if not ln.alerted_by]
@@ -293,7 +261,6 @@ def to_json(results: list[DecoderResult]) -> dict[str, Any]:
                 "wanted": len(r.wanted),
                 "alerted": len(r.alerted),
                 "rejected": len(r.rejected),
-                "alerted_if_day_padded": sum(bool(ln.alerted_if_padded) for ln in r.wanted),
                 "missed": [ln.test.origin for ln in r.wanted if not ln.alerted_by],
             }
             for r in results

@@ -148,15 +148,11 @@ def _run(inp: Input, lines: pl.DataFrame, total: int, fmt: str | None) -> Run:
     out = io.BytesIO()
     checks = Understanding(inp)
     sinks = [checks] if fmt is not None else []
-    try:
-        report = analyze(
-            [str(inp.path)], AnalyzeOptions(format=fmt), sinks=sinks, rejects=RejectWriter(out)
-        )
-    except Exception as e:
-        # A parser that raises is a finding about that parser, not the end of the eval.
-        message = (str(e).splitlines() or [""])[0]
-        error = f"the pipeline raised {type(e).__name__}: {_cut(message, ERROR_CHARS)}"
-        return _all_lost(inp, lines, Run(fmt, error=error), f"pipeline raised {type(e).__name__}")
+    # A parser that raises is the input's error (analyze goes on with the others): a
+    # finding about that parser, reported with its lines lost, not the end of the eval.
+    report = analyze(
+        [str(inp.path)], AnalyzeOptions(format=fmt), sinks=sinks, rejects=RejectWriter(out)
+    )
     file_report = report.files[0]
     run = Run(format=file_report.format, error=file_report.error)
     run.understanding = checks.tallies
