@@ -27,7 +27,6 @@ LINE_NO = "line_no"
 TEXT = "text"
 SCOPE = "scope"  # null: in scope; otherwise the reason the line is out of scope
 EXAMPLES = 3
-ERROR_CHARS = 160
 REJECT_SCHEMA = {"file": pl.String, "line": pl.UInt64, "reason": pl.String, TEXT: pl.String}
 
 
@@ -197,7 +196,3 @@ def _example(inp: Input, row: dict[str, object]) -> Example:
     line_no = row[LINE_NO]
     assert isinstance(line_no, int)
     return Example(inp.origin_of(line_no), str(row[TEXT]))
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
