@@ -108,7 +108,7 @@ def render_alerts(report: AnalysisReport, console: Console) -> None:
     # The worst first, then in time order: what to look at on a bad night comes on top.
     ordered = sorted(alerts, key=lambda a: (-LEVEL_RANK.get(a["level"], 0), a["first_seen"]))
     for a in ordered:
-        entity = ", ".join(f"{k}={v}" for k, v in a["entity"].items()) or "-"
+        entity = "\n".join(f"{k}={v}" for k, v in a["entity"].items()) or "-"
         level = a["level"]
         rule = a["rule_name"] + ("" if a.get("new", True) else " [dim](known)[/]")
         table.add_row(
