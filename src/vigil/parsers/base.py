@@ -108,7 +108,3 @@ def outcome_of_action(action: pl.Expr) -> pl.Expr:
         .then(pl.lit("failure"))
         .otherwise(pl.lit("unknown"))
     )
-
-
-def empty_to_null(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.str.len_bytes() == 0).then(None).otherwise(col)

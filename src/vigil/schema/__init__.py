@@ -1,6 +1,6 @@
 """The event schema: ECS field names and their polars dtypes."""
 
-from vigil.schema.batch import conform, empty_batch
+from vigil.schema.batch import conform
 from vigil.schema.fields import DTYPES, F
 
-__all__ = ["DTYPES", "F", "conform", "empty_batch"]
+__all__ = ["DTYPES", "F", "conform"]

@@ -9,10 +9,6 @@ import polars as pl
 from vigil.schema.fields import CORE_FIELDS, DTYPES, F, dtype_of
 
 
-def empty_batch() -> pl.DataFrame:
-    return pl.DataFrame(schema={name: dtype_of(name) for name in CORE_FIELDS})
-
-
 def conform(df: pl.DataFrame) -> pl.DataFrame:
     """Add missing core columns as nulls, cast known fields to their dtype, core first.
 
