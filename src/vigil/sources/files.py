@@ -7,6 +7,7 @@ Memory is bounded by the chunk size, not the file size: a file is read in blocks
 from __future__ import annotations
 
 import bz2
+import contextlib
 import glob
 import gzip
 import io
@@ -256,10 +257,8 @@ def _split_lines(data: bytes) -> tuple[pl.Series, int]:
     than decoding in Python and splitting a one-row Series); it refuses a block with
     invalid UTF-8, which takes the Python path that replaces and counts the bad bytes.
     """
-    try:
+    with contextlib.suppress(pl.exceptions.ComputeError):  # invalid UTF-8: the Python path
         return pl.read_lines(data, name="line").to_series(), 0
-    except pl.exceptions.ComputeError:
-        pass
     if data.endswith(b"\n"):
         data = data[:-1]
     text, replaced = _decode(data)
