@@ -34,7 +34,17 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loggen import GENERATOR_VERSION
-from bench.parse import FILES, ROOT, VIGIL, Run, _short, fail2ban_run, measure, table
+from bench.parse import (
+    FILES,
+    ROOT,
+    VIGIL,
+    Run,
+    _short,
+    checked_formats,
+    fail2ban_run,
+    measure,
+    table,
+)
 from bench.parse import ensure_log as parse_log
 
 DETECT_START = "2026-01-05T00:00:00"
@@ -151,17 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "--force-format", action="store_true", help="pass --format to vigil (no sniffing)"
     )
     args = parser.parse_args(argv)
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    unknown = set(formats) - set(FILES)
-    if unknown:
-        parser.error(f"unknown format(s): {', '.join(sorted(unknown))}")
-    if not VIGIL.exists():
-        parser.error(f"{VIGIL} not found: run `make` (the venv) first")
-    load = os.getloadavg()
-    print(
-        f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
-    )
+    formats = checked_formats(parser, args.formats)
     runs: list[Run] = [startup_run(args.out, args.seed)]
     pairs: dict[str, tuple[Run, Run]] = {}
     f2b = None

@@ -274,6 +274,23 @@ def _short(n: int) -> str:
     return str(n)
 
 
+def checked_formats(parser: argparse.ArgumentParser, spec: str) -> list[str]:
+    """The formats a comma list names (a usage error for unknown ones), after checking
+    vigil is installed; prints the machine and its load, which the figures depend on."""
+    formats = [f.strip() for f in spec.split(",") if f.strip()]
+    unknown = set(formats) - set(FILES)
+    if unknown:
+        parser.error(f"unknown format(s): {', '.join(sorted(unknown))}")
+    if not VIGIL.exists():
+        parser.error(f"{VIGIL} not found: run `make` (the venv) first")
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
+    )
+    return formats
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -295,17 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "parsing pipeline alone), or both",
     )
     args = parser.parse_args(argv)
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    unknown = set(formats) - set(FILES)
-    if unknown:
-        parser.error(f"unknown format(s): {', '.join(sorted(unknown))}")
-    if not VIGIL.exists():
-        parser.error(f"{VIGIL} not found: run `make` (the venv) first")
-    load = os.getloadavg()
-    print(
-        f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
-    )
+    formats = checked_formats(parser, args.formats)
     runs: list[Run] = [startup_run(args.out, args.seed)]
     by_name: dict[str, Run] = {}
     rule_modes = {"with": [True], "without": [False], "both": [True, False]}[args.rules]
