@@ -44,6 +44,7 @@ from bench.loggen.common import (
     private_v4,
     render_templates,
     rng_for,
+    scale_mix,
     stack,
     timelines,
     uniform_ints,
@@ -66,9 +67,7 @@ class ApacheMix:
     burst403: int = 40
 
     def scaled(self, lines: int) -> ApacheMix:
-        return ApacheMix(
-            **{f.name: max(1, round(getattr(self, f.name) * lines / 1e6)) for f in fields(self)}
-        )
+        return scale_mix(self, lines)
 
 
 @dataclass(frozen=True)

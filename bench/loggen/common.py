@@ -17,10 +17,10 @@ import os
 import string
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -278,3 +278,17 @@ def codes(names: Sequence[str]) -> dict[str, int]:
 def uniform_ints(rng: np.random.Generator, lo: int, hi: int, n: int) -> np.ndarray:
     """n integers in [lo, hi] inclusive."""
     return rng.integers(lo, hi + 1, size=n)
+
+
+MixT = TypeVar("MixT")
+
+
+def scale_mix(mix: MixT, lines: int, least: Mapping[str, int] | None = None) -> MixT:
+    """A per-million actor mix scaled to a file of `lines` lines, each class keeping at
+    least `least[name]` actors (1 by default)."""
+    floor = least or {}
+    counts: dict[str, Any] = {
+        f.name: max(floor.get(f.name, 1), round(getattr(mix, f.name) * lines / 1e6))
+        for f in fields(mix)  # type: ignore[arg-type]
+    }
+    return replace(mix, **counts)  # type: ignore[type-var]

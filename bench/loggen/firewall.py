@@ -42,6 +42,7 @@ from bench.loggen.common import (
     private_v4,
     render_templates,
     rng_for,
+    scale_mix,
     stack,
     timelines,
     uniform_ints,
@@ -69,12 +70,8 @@ class FirewallMix:
     horizontal: int = 10
 
     def scaled(self, lines: int) -> FirewallMix:
-        least = {"flood": 2, "near_flood": 3, "vertical": 1, "horizontal": 1}
-        return FirewallMix(
-            **{
-                f.name: max(least[f.name], round(getattr(self, f.name) * lines / 1e6))
-                for f in fields(self)
-            }
+        return scale_mix(
+            self, lines, least={"flood": 2, "near_flood": 3, "vertical": 1, "horizontal": 1}
         )
 
 

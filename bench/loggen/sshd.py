@@ -42,6 +42,7 @@ from bench.loggen.common import (
     private_v4,
     render_templates,
     rng_for,
+    scale_mix,
     stack,
     uniform_ints,
 )
@@ -75,9 +76,7 @@ class SshdMix:
 
     def scaled(self, lines: int) -> SshdMix:
         """This mix for a file of `lines` lines, at least one actor of each class."""
-        return SshdMix(
-            **{f.name: max(1, round(getattr(self, f.name) * lines / 1e6)) for f in fields(self)}
-        )
+        return scale_mix(self, lines)
 
 
 @dataclass(frozen=True)
