@@ -18,7 +18,6 @@ generator's default day, so most of a multi-day log would be "future" and skippe
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -40,6 +39,7 @@ from bench.parse import (
     VIGIL,
     Run,
     _short,
+    bench_arguments,
     checked_formats,
     fail2ban_run,
     measure,
@@ -148,18 +148,7 @@ def verdicts(pairs: dict[str, tuple[Run, Run]], f2b: Run | None, big: Run | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--big-lines", type=int, default=5_000_000)
-    parser.add_argument("--no-big", action="store_true", help="skip the big sshd memory check")
-    parser.add_argument("--formats", default="sshd,apache,firewall")
-    parser.add_argument("--no-peers", action="store_true", help="skip fail2ban-regex")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument(
-        "--force-format", action="store_true", help="pass --format to vigil (no sniffing)"
-    )
+    parser = bench_arguments(__doc__, peers="fail2ban-regex")
     args = parser.parse_args(argv)
     formats = checked_formats(parser, args.formats)
     runs: list[Run] = [startup_run(args.out, args.seed)]

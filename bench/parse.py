@@ -274,6 +274,23 @@ def _short(n: int) -> str:
     return str(n)
 
 
+def bench_arguments(doc: str | None, peers: str) -> argparse.ArgumentParser:
+    """The options every vigil benchmark script takes."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--big-lines", type=int, default=5_000_000)
+    parser.add_argument("--no-big", action="store_true", help="skip the big sshd memory check")
+    parser.add_argument("--formats", default="sshd,apache,firewall")
+    parser.add_argument("--no-peers", action="store_true", help=f"skip {peers}")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--force-format", action="store_true", help="pass --format to vigil (no sniffing)"
+    )
+    return parser
+
+
 def checked_formats(parser: argparse.ArgumentParser, spec: str) -> list[str]:
     """The formats a comma list names (a usage error for unknown ones), after checking
     vigil is installed; prints the machine and its load, which the figures depend on."""
@@ -292,18 +309,7 @@ def checked_formats(parser: argparse.ArgumentParser, spec: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--big-lines", type=int, default=5_000_000)
-    parser.add_argument("--no-big", action="store_true", help="skip the big sshd memory check")
-    parser.add_argument("--formats", default="sshd,apache,firewall")
-    parser.add_argument("--no-peers", action="store_true", help="skip fail2ban-regex and rg")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    parser.add_argument(
-        "--force-format", action="store_true", help="pass --format to vigil (skip detection)"
-    )
+    parser = bench_arguments(__doc__, peers="fail2ban-regex and rg")
     parser.add_argument(
         "--rules",
         choices=("with", "without", "both"),

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tests.detect.correlation_rules import ACCEPTED, FAILED
 from vigil.alerts.model import MAX_EVIDENCE, Alert
 from vigil.clock import FixedClock
 from vigil.detect.correlation import CorrelationEngine, load_collection, specs_from_collection
@@ -16,24 +17,6 @@ T0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
 ATTACKER = "203.0.113.7"
 OTHER = "198.51.100.23"
 SERVER = "192.0.2.10"
-
-FAILED = """
-title: Failed SSH login
-name: ssh_failed
-id: 5d6f6c2b-0a3e-4c1e-9d5a-1a2b3c4d5e6f
-logsource: {product: linux, service: sshd}
-detection:
-  sel: {event.outcome: failure}
-  condition: sel
-"""
-ACCEPTED = """
-title: Accepted SSH login
-name: ssh_accepted
-logsource: {product: linux, service: sshd}
-detection:
-  sel: {event.outcome: success}
-  condition: sel
-"""
 
 
 def correlation(body: str, *, extra: str = "", level: str = "high") -> str:

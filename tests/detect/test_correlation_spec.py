@@ -9,6 +9,7 @@ import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaCorrelationConditionError
 
+from tests.detect.correlation_rules import BOTH
 from vigil.detect.correlation import (
     Bound,
     CorrelationKind,
@@ -21,22 +22,7 @@ from vigil.detect.correlation import (
 )
 from vigil.detect.correlation.spec import RANGE_KEY
 
-BASE = """
-title: Failed SSH login
-name: ssh_failed
-id: 5d6f6c2b-0a3e-4c1e-9d5a-1a2b3c4d5e6f
-logsource: {product: linux, service: sshd}
-detection:
-  sel: {event.outcome: failure}
-  condition: sel
----
-title: Accepted SSH login
-name: ssh_accepted
-logsource: {product: linux, service: sshd}
-detection:
-  sel: {event.outcome: success}
-  condition: sel
-"""
+BASE = BOTH
 
 
 def one(correlation: str, header: str = "title: Correlated\nname: corr") -> CorrelationSpec:
