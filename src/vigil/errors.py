@@ -5,7 +5,9 @@
     ├── ConfigError       vigil.yaml or a mapping is invalid (exit 78), located file:line
     ├── SourceError       an input cannot be read: missing, binary, unreadable (exit 65/1)
     ├── InputDataError    the input was read but nothing in it could be used (exit 65)
-    └── StorageError      the state directory or database cannot be used (exit 1)
+    ├── StorageError      the state directory or database cannot be used (exit 1)
+    ├── ResponderError    a responder's backend failed or cannot be reached (exit 69)
+    └── TargetRefused     an action's target is invalid or protected (exit 65)
 
 Per-line problems are never exceptions: a line that does not parse becomes a reject
 with its file, line number and reason.
@@ -78,3 +80,14 @@ class InputDataError(VigilError):
 
 class StorageError(VigilError):
     exit_code = ExitCode.FAILURE
+
+
+class ResponderError(VigilError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class TargetRefused(VigilError):
+    """Raised before anything runs: the target is not a valid address/user, is wider than
+    allowed, or is protected by the allowlist."""
+
+    exit_code = ExitCode.DATA_ERROR

@@ -55,4 +55,92 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX alerts_fingerprint ON alerts(fingerprint, last_seen)",
         "CREATE INDEX alerts_rule ON alerts(rule_name, last_seen)",
     ],
+    # 3: action records (bans, locks, calls) and the append-only audit trail.
+    [
+        """CREATE TABLE actions (
+            id TEXT PRIMARY KEY,
+            alert_id TEXT,
+            rule_name TEXT,
+            responder TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            ttl_seconds INTEGER,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            reason TEXT,
+            actor TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            applied_at TEXT,
+            expires_at TEXT,
+            reverted_at TEXT
+        )""",
+        # One live action per responder and target: applying a ban twice holds it once.
+        """CREATE UNIQUE INDEX actions_live ON actions(idempotency_key)
+            WHERE state IN ('planned', 'pending', 'applied')""",
+        "CREATE INDEX actions_state ON actions(state, expires_at)",
+        "CREATE INDEX actions_target ON actions(target, created_at)",
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            event TEXT NOT NULL,
+            action_id TEXT,
+            alert_id TEXT,
+            target TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    ],
+    # 4: the notification outbox: a message is delivered from here with retries and
+    # backoff, so it survives a restart or an outage of the receiver.
+    [
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            payload TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            dedup_key TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox(state, next_attempt_at)",
+        """CREATE TABLE digest_items (
+            channel TEXT NOT NULL,
+            alert_id TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (channel, alert_id)
+        )""",
+    ],
+    # 5: live sources: where each input was read up to, and the detection state that
+    # must survive a restart.
+    [
+        """CREATE TABLE checkpoints (
+            source TEXT NOT NULL,
+            path TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            offset INTEGER NOT NULL,
+            line INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, path)
+        )""",
+        """CREATE TABLE live_state (
+            key TEXT PRIMARY KEY,
+            value BLOB NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ],
 ]

@@ -1,0 +1,1 @@
+"""Automatic and manual response: responders, policy, action records, audit."""

@@ -1,0 +1,17 @@
+"""Every responder vigil ships, by its `type:` in vigil.yaml. Explicit on purpose: a
+test checks that each responder module is listed here."""
+
+from __future__ import annotations
+
+from vigil.errors import ConfigError
+from vigil.respond.base import ResponderFactory
+
+RESPONDERS: dict[str, ResponderFactory] = {}
+
+
+def get_responder(type_: str) -> ResponderFactory:
+    try:
+        return RESPONDERS[type_]
+    except KeyError:
+        known = ", ".join(sorted(RESPONDERS)) or "none"
+        raise ConfigError(f"unknown responder type {type_!r} (known: {known})") from None
