@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit eval bench clean
+.PHONY: run test system-deps lint typecheck unit eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/vigil analyze --store samples/
 
-test: lint typecheck unit
+test: system-deps lint typecheck unit
+
+# Real firewalls and an OpenSSH server for the response tests (apt-get, only what is missing).
+system-deps:
+	.ci/system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench eval
