@@ -44,8 +44,13 @@ class Responder(Protocol):
 
 
 class ResponderFactory(Protocol):
-    id: ClassVar[str]
-    kind: ClassVar[ActionKind]
-    Settings: ClassVar[type[BaseModel]]
+    # Read-only properties, not ClassVars: mypy never matches a class object against
+    # ClassVar protocol members, so no responder class could be registered.
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> ActionKind: ...
+    @property
+    def Settings(self) -> type[BaseModel]: ...
 
     def __call__(self, settings: BaseModel, context: ResponderContext) -> Responder: ...

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from vigil.errors import ConfigError
 from vigil.respond.base import ResponderFactory
+from vigil.respond.iptables import IptablesResponder
+from vigil.respond.nftables import NftablesResponder
 
-RESPONDERS: dict[str, ResponderFactory] = {}
+RESPONDERS: dict[str, ResponderFactory] = {
+    NftablesResponder.id: NftablesResponder,
+    IptablesResponder.id: IptablesResponder,
+}
 
 
 def get_responder(type_: str) -> ResponderFactory:
