@@ -117,13 +117,17 @@ MIGRATIONS: list[list[str]] = [
             sent_at TEXT
         )""",
         "CREATE INDEX outbox_due ON outbox(state, next_attempt_at)",
+        # An item stays after its digest is sent (outbox_id set), so that the same
+        # alert is never put in a second digest of that channel.
         """CREATE TABLE digest_items (
             channel TEXT NOT NULL,
             alert_id TEXT NOT NULL,
             payload TEXT NOT NULL,
             added_at TEXT NOT NULL,
+            outbox_id INTEGER REFERENCES outbox(id),
             PRIMARY KEY (channel, alert_id)
         )""",
+        "CREATE INDEX digest_items_open ON digest_items(channel, added_at) WHERE outbox_id IS NULL",
     ],
     # 5: live sources: where each input was read up to, and the detection state that
     # must survive a restart.
