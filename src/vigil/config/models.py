@@ -11,6 +11,7 @@ from vigil.alerts.gate import DEFAULT_THROTTLE
 from vigil.alerts.model import MAX_EVIDENCE
 from vigil.alerts.suppress import Suppression
 from vigil.config.durations import Duration
+from vigil.config.respond import ResponderConfig, RespondSettings
 
 
 class Strict(BaseModel):
@@ -72,6 +73,10 @@ class VigilConfig(Strict):
     rules: RuleSettings = Field(default_factory=RuleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     suppressions: list[SuppressionSettings] = Field(default_factory=list)
+    respond: RespondSettings | None = Field(
+        default=None, description="response policy; absent: the built-in default (dry-run)"
+    )
+    responders: dict[str, ResponderConfig] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
