@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vigil.respond.ssh import SshRunner
+from vigil.respond.ssh_runner import SshRunner
 
 SSHD = "/usr/sbin/sshd"
 # sshd (as root) insists on its privilege separation directory; the Debian package makes

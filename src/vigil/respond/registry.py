@@ -4,13 +4,19 @@ test checks that each responder module is listed here."""
 from __future__ import annotations
 
 from vigil.errors import ConfigError
+from vigil.respond.account import AccountResponder
 from vigil.respond.base import ResponderFactory
+from vigil.respond.command import CommandResponder
 from vigil.respond.iptables import IptablesResponder
 from vigil.respond.nftables import NftablesResponder
+from vigil.respond.ssh import SshResponder
 
 RESPONDERS: dict[str, ResponderFactory] = {
     NftablesResponder.id: NftablesResponder,
     IptablesResponder.id: IptablesResponder,
+    SshResponder.id: SshResponder,
+    AccountResponder.id: AccountResponder,
+    CommandResponder.id: CommandResponder,
 }
 
 
