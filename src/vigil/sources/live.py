@@ -35,6 +35,11 @@ class RawChunk:
     first_line: int | None = None
     # Position after the last line (files only): committed once the chunk's alerts are.
     position: Position | None = None
+    # Position of the first line (files only): where a replay that needs this chunk starts.
+    start: Position | None = None
+    # Lines already committed by an earlier run, read again to rebuild window state: they
+    # feed detection, but their alerts and actions were recorded then.
+    replay: bool = False
     # Lines refused before parsing (bad framing, oversize, undecodable): (reason, raw text).
     rejects: list[tuple[str, str]] = field(default_factory=list)
 

@@ -1,0 +1,96 @@
+"""Finding followed files on disk: candidates with their first bytes, siblings of a
+rotated file, a file by inode, and where a file's last whole line ends."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from vigil.sources.tail_file import read_head
+
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+@dataclass
+class Candidate:
+    """A file that may be the one a checkpoint was taken of."""
+
+    path: str
+    st: os.stat_result
+    head: bytes
+
+
+def stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def candidate(path: str) -> Candidate | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return Candidate(path, st, read_head(fd))
+    finally:
+        os.close(fd)
+
+
+def siblings(directory: str, exclude: set[str]) -> list[Candidate]:
+    """Uncompressed regular files of a directory, by name; hidden ones left out."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.startswith(".") or path in exclude:
+            continue
+        c = candidate(path)
+        if c is not None and not c.head.startswith(COMPRESSED_MAGIC):
+            out.append(c)
+    return out
+
+
+def by_inode(directory: str, ident: tuple[int, int]) -> str | None:
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if (st.st_dev, st.st_ino) == ident:
+                    return entry.path
+    except OSError:
+        return None
+    return None
+
+
+def last_line_end(fd: int, size: int, max_line: int) -> int:
+    """The offset just after the last newline of the file (0 if none within max_line)."""
+    step = 64 << 10
+    end = size
+    while end > 0 and size - end <= max_line:
+        start = max(0, end - step)
+        block = os.pread(fd, end - start, start)
+        i = block.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0 if end == 0 else size
+
+
+def count_newlines(fd: int, end: int) -> int:
+    count, at, step = 0, 0, 8 << 20
+    while at < end:
+        block = os.pread(fd, min(step, end - at), at)
+        if not block:
+            break
+        count += block.count(b"\n")
+        at += len(block)
+    return count
