@@ -11,6 +11,7 @@ from vigil.alerts.gate import DEFAULT_THROTTLE
 from vigil.alerts.model import MAX_EVIDENCE
 from vigil.alerts.suppress import Suppression
 from vigil.config.durations import Duration
+from vigil.config.notify import NotifySettings
 from vigil.config.respond import ResponderConfig, RespondSettings
 
 
@@ -73,6 +74,7 @@ class VigilConfig(Strict):
     rules: RuleSettings = Field(default_factory=RuleSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     suppressions: list[SuppressionSettings] = Field(default_factory=list)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     respond: RespondSettings | None = Field(
         default=None, description="response policy; absent: the built-in default (dry-run)"
     )

@@ -1,0 +1,1 @@
+"""Notifications: apprise channels, Jinja2 templates, digests and a durable outbox."""
