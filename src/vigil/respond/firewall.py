@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, ClassVar
 
@@ -84,9 +83,10 @@ def held_network(text: str) -> str:
 class FirewallBackend(ABC):
     """Ban and unban network targets on one firewall; the Responder methods on top.
 
-    The firewall's own objects (table, sets, rules) are created on first use and again
-    whenever a command fails, so a ruleset flushed behind vigil's back (a firewall
-    reload) is repaired by the next ban instead of failing every ban after it.
+    Every ban first makes sure of the firewall's own objects (table, sets, drop rules):
+    a ruleset flushed or a rule deleted behind vigil's back (a firewall reload) is
+    repaired by the next ban, instead of bans landing in a set nothing matches. Bans
+    are rare next to the cost of the few extra commands this takes.
     """
 
     id: ClassVar[str]
@@ -100,7 +100,6 @@ class FirewallBackend(ABC):
         self.settings = settings
         self.runner = runner
         self.clock = clock or SystemClock()
-        self._ensured = False
 
     @abstractmethod
     def ensure(self) -> None:
@@ -113,7 +112,8 @@ class FirewallBackend(ABC):
 
     @abstractmethod
     def unban(self, net: IPNetwork) -> None:
-        """Stop holding `net`; not holding it is fine."""
+        """Stop holding `net`. It may fail when `net` is not held (a missing set):
+        revert() then asks held() whether anything is left to undo."""
 
     @abstractmethod
     def held(self) -> set[str]:
@@ -126,26 +126,21 @@ class FirewallBackend(ABC):
             # Its time is already over: holding it now would outlive the record.
             self.revert(action)
             return
-        self._with_objects(lambda: self.ban(net, seconds))
+        self.ensure()
+        self.ban(net, seconds)
 
     def revert(self, action: Action) -> None:
         net = block_network(action, self.id)
-        self._with_objects(lambda: self.unban(net))
+        try:
+            self.unban(net)
+        except ResponderError:
+            # A missing table or set, or (nftables) a prefix overlapping another ban,
+            # fails the command; either way what matters is whether it is held now.
+            if canonical(net) in self.held():
+                raise
 
     def check(self) -> set[str]:
         return self.held()
-
-    def _with_objects(self, command: Callable[[], None]) -> None:
-        if not self._ensured:
-            self.ensure()
-            self._ensured = True
-        try:
-            command()
-        except ResponderError:
-            # The objects may have gone (flushed ruleset, destroyed set): recreate them
-            # and try once more; a second failure is the backend's real answer.
-            self.ensure()
-            command()
 
 
 def family_error(responder: str, net: IPNetwork, where: str) -> ResponderError:

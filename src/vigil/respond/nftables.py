@@ -183,13 +183,9 @@ class NftablesBackend(FirewallBackend):
             {"add": {"element": {**target, "elem": [value]}}},
             {"delete": {"element": {**target, "elem": [value]}}},
         ]
-        try:
-            self._apply(commands, f"unban {canonical(net)}")
-        except ResponderError:
-            # The add is refused when the prefix overlaps another ban; then it was not
-            # held itself, which is all an unban must make sure of.
-            if canonical(net) in self.held():
-                raise
+        # Refused when the prefix overlaps another ban: then it was not held itself
+        # (the caller checks, see FirewallBackend.revert).
+        self._apply(commands, f"unban {canonical(net)}")
 
     def held(self) -> set[str]:
         out: set[str] = set()
@@ -197,7 +193,7 @@ class NftablesBackend(FirewallBackend):
         for listed in self._listed("set"):
             if listed.get("name") in sets:
                 for element in listed.get("elem", []):
-                    out.update(_element_networks(element))
+                    out.update(element_networks(element))
         return out
 
     # -- running nft ---------------------------------------------------------------
@@ -246,7 +242,7 @@ def _value(net: IPNetwork) -> str | dict[str, Any]:
     return {"prefix": {"addr": str(net.network_address), "len": net.prefixlen}}
 
 
-def _element_networks(element: Any) -> list[str]:
+def element_networks(element: Any) -> list[str]:
     """The networks one listed set element stands for, canonical. nft lists a plain
     element as its value and one with a timeout as {"elem": {"val": ...}}; values are
     addresses, {"prefix": ...} or, for elements added by others, {"range": [lo, hi]}."""
