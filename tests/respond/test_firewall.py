@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from tests.respond.netns import Listener, NetPair, host_firewall, wait_until
 from vigil.errors import TargetRefused
@@ -214,3 +215,12 @@ def test_remaining_seconds() -> None:
     assert remaining_seconds(block("x", 3600), NOW, 100) == 100
     past = block("x", 60, expires_at=NOW - timedelta(seconds=1))
     assert remaining_seconds(past, NOW, 100) == 0
+
+
+@pytest.mark.parametrize("settings_class", [NftablesSettings, IptablesSettings])
+def test_one_set_for_both_families_refused(
+    settings_class: type[NftablesSettings] | type[IptablesSettings],
+) -> None:
+    """IPv4 and IPv6 bans cannot share a set name."""
+    with pytest.raises(ValidationError, match="set4 and set6 must differ"):
+        settings_class.model_validate({"set4": "bans", "set6": "bans"})

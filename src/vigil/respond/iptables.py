@@ -18,9 +18,9 @@ of `type: iptables`, running them here or in `settings.netns`.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from vigil.clock import Clock
 from vigil.errors import ConfigError, ResponderError
@@ -51,6 +51,12 @@ class IptablesSettings(FirewallSettings):
     set6: Name = Field(default="vigil6", description="ipset of banned IPv6 addresses/prefixes")
     ipv6: bool = Field(default=True, description="also ban IPv6 (needs ip6tables)")
     maxelem: int = Field(default=65536, ge=1, le=1 << 24, description="most entries per set")
+
+    @model_validator(mode="after")
+    def _distinct_sets(self) -> Self:
+        if self.set4 == self.set6:
+            raise ValueError(f"set4 and set6 must differ (both {self.set4!r})")
+        return self
 
 
 class IptablesBackend(FirewallBackend):

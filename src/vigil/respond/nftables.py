@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from vigil.clock import Clock
 from vigil.errors import ConfigError, ResponderError
@@ -65,6 +65,12 @@ class NftablesSettings(FirewallSettings):
     priority: int = Field(default=-10, ge=-400, le=400, description="hook priority of the chains")
     set4: Name = Field(default="banned4", description="set of banned IPv4 addresses")
     set6: Name = Field(default="banned6", description="set of banned IPv6 addresses")
+
+    @model_validator(mode="after")
+    def _distinct_sets(self) -> Self:
+        if self.set4 == self.set6:
+            raise ValueError(f"set4 and set6 must differ (both {self.set4!r})")
+        return self
 
 
 class NftablesBackend(FirewallBackend):
