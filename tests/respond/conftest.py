@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.respond.netns import Listener, NetPair, create_pair, delete_pair
+from tests.respond.netns import Listener, NetPair, create_pair, delete_pair, sweep_stale
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stale_namespaces() -> None:
+    """Namespaces of an earlier run that was killed (so never cleaned up) are deleted
+    before this one starts."""
+    sweep_stale()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -51,6 +52,34 @@ _libc = ctypes.CDLL(None, use_errno=True)
 def unique_name(purpose: str) -> str:
     """A namespace name no other test (or parallel test run) uses."""
     return f"vigil-{purpose}-{os.getpid()}-{next(_names)}"
+
+
+# unique_name()'s shape, with an optional role suffix (-fw, -cl).
+_OURS = re.compile(r"^vigil-.+-(\d+)-\d+(?:-[a-z]+)?$")
+
+
+def sweep_stale() -> list[str]:
+    """Delete the namespaces left by test runs that were killed before their clean-up
+    (the pid in the name is no longer alive); the names deleted."""
+    swept: list[str] = []
+    names = os.listdir(NETNS_DIR) if os.path.isdir(NETNS_DIR) else []
+    for name in names:
+        match = _OURS.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        ip("netns", "delete", name)
+        swept.append(name)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def ip(*args: str) -> None:
