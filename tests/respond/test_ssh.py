@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from tests.respond.netns import NetPair
 from tests.respond.sshd import SshServer, known_hosts_line, make_key, sshd
-from vigil.errors import ResponderError, TargetRefused
+from vigil.config.loader import load_config
+from vigil.errors import ConfigError, ResponderError, TargetRefused
 from vigil.respond.base import ResponderContext
 from vigil.respond.model import Action, ActionKind
 from vigil.respond.registry import get_responder
@@ -356,3 +357,26 @@ def test_iptables_ban_through_sshd_lands_in_the_ipset(sshd: SshServer, netpair: 
         assert "198.51.100.23" not in netpair.firewall_run(["ipset", "list", "vigil4"])
     finally:
         edge.close()
+
+
+def test_ssh_responder_loads_from_vigil_yaml_with_located_errors(tmp_path: Path) -> None:
+    """An ssh block in vigil.yaml gives SshSettings; a misspelt setting names its line."""
+    config = tmp_path / "vigil.yaml"
+    block_yaml = (
+        "responders:\n"
+        "  edge:\n"
+        "    type: ssh\n"
+        "    host: 192.0.2.1\n"
+        "    key: /etc/vigil/id_ed25519\n"
+        "    known_hosts: /etc/vigil/known_hosts\n"
+        "    backend: command\n"
+        '    ban: [/usr/local/bin/acl-add, "{target}"]\n'
+        "    list: [/usr/local/bin/acl-list]\n"
+    )
+    config.write_text(block_yaml)
+    loaded = load_config(config).responders["edge"].settings
+    assert isinstance(loaded, SshSettings)
+    assert loaded.list_argv == ["/usr/local/bin/acl-list"]
+    config.write_text(block_yaml + "    pasword: x\n")
+    with pytest.raises(ConfigError, match=r"pasword: unknown setting \(at .*vigil\.yaml:2:3\)"):
+        load_config(config)
