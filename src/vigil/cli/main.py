@@ -18,6 +18,7 @@ from rich.table import Table
 from vigil import __version__
 from vigil.cli.common import handles_errors, state, stderr
 from vigil.cli.render import render_summary
+from vigil.cli.respond import raise_if_failed, register, render_actions, respond_to_run
 from vigil.cli.rules import rules_app
 from vigil.clock import SystemClock
 from vigil.config import DEFAULT_CONFIG_NAME
@@ -41,6 +42,7 @@ app = typer.Typer(
 )
 
 app.add_typer(rules_app, name="rules")
+register(app)
 
 # Show a progress bar only for inputs at least this large, and only on a terminal.
 PROGRESS_MIN_BYTES = 32 << 20
@@ -127,6 +129,12 @@ def analyze_cmd(
     no_default_rules: Annotated[
         bool, typer.Option("--no-default-rules", help="Do not load vigil's bundled rule pack.")
     ] = False,
+    respond: Annotated[
+        bool, typer.Option("--respond", help="Answer the alerts by the response policy (dry-run).")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="With --respond: enforce, run the responders.")
+    ] = False,
 ) -> None:
     """Parse logs, find attacks in them with the rules, summarise; alerts are kept in
     <state-dir>/vigil.db, events too with --store."""
@@ -165,6 +173,9 @@ def analyze_cmd(
         )
     report.sections["alerts"] = detection.alerts_json()
     report.sections["detection"] = detection.summary()
+    actions = respond_to_run(detection.alerts, db, apply=apply) if respond or apply else []
+    if respond or apply:
+        report.sections["actions"] = [a.to_json() for a in actions]
     record_run(db, "analyze " + " ".join(paths), report)
     db.close()
     for message in errors:
@@ -172,6 +183,7 @@ def analyze_cmd(
     _emit(report, as_json)
     if report.events == 0:
         raise InputDataError("no line of the input could be parsed")
+    raise_if_failed(actions)
 
 
 @app.command()
@@ -230,7 +242,10 @@ def _emit(report: AnalysisReport, as_json: bool) -> None:
     # Piped or captured output has no terminal width; rich would assume 80 columns and
     # fold every address in two.
     width = None if sys.stdout.isatty() else 132
-    render_summary(report, Console(highlight=False, width=width))
+    console = Console(highlight=False, width=width)
+    render_summary(report, console)
+    if "actions" in report.sections:
+        render_actions(report.sections["actions"], console)
 
 
 def _check_tz(tz: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from vigil.alerts.model import Alert
 from vigil.clock import Clock
+from vigil.config.models import VigilConfig
 from vigil.errors import TargetRefused, UsageError
 from vigil.respond import reconcile as upkeep
 from vigil.respond.allowlist import Allowlist
@@ -81,6 +82,17 @@ class ResponseEngine:
         self.executor = ActionExecutor(db, policy, clock=clock, sleep=sleep)
         self.records = self.executor.records
         self.audit = self.executor.audit
+
+    @classmethod
+    def from_config(
+        cls, config: VigilConfig, db: StateDB, clock: Clock, *, enforce: bool | None = None
+    ) -> ResponseEngine:
+        """The engine of the operator's configuration, with the allowlist completed by
+        the host's addresses and the operator's SSH session."""
+        policy = Policy.from_config(config)
+        return cls(
+            db, policy, clock=clock, allowlist=Allowlist.build(policy.allowlist), enforce=enforce
+        )
 
     @property
     def mode(self) -> str:
