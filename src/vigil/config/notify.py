@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vigil.config.durations import Duration
 
@@ -113,6 +120,22 @@ class ChannelSettings(_Strict):
         if os.environ.get(value):
             check_apprise_url(os.environ[value], origin=f"${value}")
         return value
+
+    @field_validator("template", mode="before")
+    @classmethod
+    def _overrides(cls, value: object) -> object:
+        """Validate a mapping as overrides here, so that its error is reported as such
+        and not as "not a string"."""
+        if not isinstance(value, dict):
+            return value
+        try:
+            return TemplateOverride.model_validate(value)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+            what = str(what).removeprefix("Value error, ")
+            raise ValueError(f"{where + ': ' if where else ''}{what}") from None
 
     @field_validator("template")
     @classmethod
