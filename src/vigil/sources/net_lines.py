@@ -40,6 +40,7 @@ class Shaped:
     lines: list[str] = field(default_factory=list)
     rejects: list[tuple[str, str]] = field(default_factory=list)
     replaced: int = 0  # accepted lines whose invalid UTF-8 was replaced
+    skipped: int = 0  # blank lines passed over (when asked to)
 
 
 def reject_text(raw: bytes) -> str:
@@ -51,8 +52,9 @@ def too_long_reason(size: int, limit: int) -> str:
     return f"{TOO_LONG} ({size} bytes, limit {limit})"
 
 
-def shape_frames(frames: list[bytes], max_message: int) -> Shaped:
-    """One line or one reject per frame, each list in frame order."""
+def shape_frames(frames: list[bytes], max_message: int, *, skip_blank: bool = False) -> Shaped:
+    """One line or one reject per frame, each list in frame order. With `skip_blank`, a
+    blank frame (a blank line between NDJSON records) is only counted, not rejected."""
     out = Shaped()
     lines = out.lines
     rejects = out.rejects
@@ -60,7 +62,10 @@ def shape_frames(frames: list[bytes], max_message: int) -> Shaped:
         raw = frame.rstrip(b"\r\n\x00")
         size = len(raw)
         if not size or raw.isspace():
-            rejects.append((EMPTY, reject_text(raw)))
+            if skip_blank:
+                out.skipped += 1
+            else:
+                rejects.append((EMPTY, reject_text(raw)))
         elif size > max_message:
             rejects.append((too_long_reason(size, max_message), reject_text(raw)))
         elif b"\x00" in raw:

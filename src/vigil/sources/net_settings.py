@@ -140,6 +140,7 @@ class HttpSettings(_ListenerSettings):
     token_env: str | None = Field(default=None, description="environment variable holding it")
     max_body: int = Field(default=8 << 20, ge=1024, le=1 << 30, description="bytes per request")
     timeout: float = Field(default=30.0, gt=0, le=3600, description="seconds per socket read")
+    max_connections: int = Field(default=64, ge=1, le=4096, description="concurrent clients")
 
     @field_validator("token_env")
     @classmethod
