@@ -113,6 +113,21 @@ def test_control_characters_are_refused_before_sending(runner: SshRunner) -> Non
         remote_command([])
 
 
+def test_empty_command_is_refused_even_with_a_prefix(sshd: SshServer) -> None:
+    """An empty argv never runs the prefix alone."""
+    with sshd.runner(prefix=["env"]) as r, pytest.raises(ResponderError, match="empty command"):
+        r.run([])
+
+
+def test_a_command_that_hangs_times_out_and_the_next_one_reconnects(sshd: SshServer) -> None:
+    """No output within command_timeout is a ResponderError; the runner then starts over."""
+    with sshd.runner(command_timeout=0.5) as r:
+        with pytest.raises(ResponderError, match=r"sleep did not answer within 0\.5 s"):
+            r.run(["sleep", "5"])
+        r.command_timeout = 5.0
+        assert r.run(["echo", "back"]).stdout == "back\n"
+
+
 def test_stdin_is_passed_and_closed(runner: SshRunner) -> None:
     """stdin reaches the command, which then sees its end (no hang)."""
     assert runner.run(["cat"], stdin="table inet vigil\n").stdout == "table inet vigil\n"

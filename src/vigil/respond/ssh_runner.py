@@ -123,6 +123,8 @@ class SshRunner:
         return f"ssh {self.user}@{self.host}:{self.port}"
 
     def run(self, argv: list[str], stdin: str | None = None, *, check: bool = True) -> Completed:
+        if not argv:
+            raise ResponderError(f"{self.label}: refusing to run an empty command")
         command = remote_command([*self.prefix, *argv])
         with self._lock:
             channel = self._open_channel()
