@@ -127,7 +127,7 @@ class NftablesBackend(FirewallBackend):
         wanted: dict[str, dict[str, Any]] = {hook: self._chain(hook) for hook in self.nft.hooks}
         # A chain left from other settings (another hook list or priority) is replaced:
         # nftables cannot change a base chain's hook or priority in place.
-        for chain in self._listed("chain"):
+        for chain in self._chains():
             name = str(chain.get("name"))
             if name in ("input", "forward") and _spec(chain) != _spec(wanted.get(name, {})):
                 commands.append({"flush": {"chain": {**ref, "name": name}}})
@@ -214,6 +214,16 @@ class NftablesBackend(FirewallBackend):
             raise ResponderError(f"nftables: cannot list {self.nft.table}: {_message(done.stderr)}")
         items = _decode(done.stdout)
         return [item[kind] for item in items if isinstance(item.get(kind), dict)]
+
+    def _chains(self) -> list[dict[str, Any]]:
+        """The chains of vigil's table, listed without the table's sets: those can hold
+        many thousand elements, and this runs before every ban."""
+        done = self.runner.run(["nft", "-j", "list", "chains", self.nft.family])
+        return [
+            chain
+            for item in _decode(done.stdout)
+            if isinstance(chain := item.get("chain"), dict) and chain.get("table") == self.nft.table
+        ]
 
     def _table_exists(self) -> bool:
         done = self.runner.run(["nft", "-j", "list", "tables"])
