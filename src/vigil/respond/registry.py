@@ -10,6 +10,7 @@ from vigil.respond.command import CommandResponder
 from vigil.respond.iptables import IptablesResponder
 from vigil.respond.nftables import NftablesResponder
 from vigil.respond.ssh import SshResponder
+from vigil.respond.webhook import WebhookResponder
 
 RESPONDERS: dict[str, ResponderFactory] = {
     NftablesResponder.id: NftablesResponder,
@@ -17,6 +18,7 @@ RESPONDERS: dict[str, ResponderFactory] = {
     SshResponder.id: SshResponder,
     AccountResponder.id: AccountResponder,
     CommandResponder.id: CommandResponder,
+    WebhookResponder.id: WebhookResponder,
 }
 
 
