@@ -202,7 +202,13 @@ def test_missing_namespace_is_a_responder_error() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("table", "vigil; flush ruleset"), ("set4", "-x"), ("netns", "a b"), ("set6", "x" * 40)],
+    [
+        ("table", "vigil; flush ruleset"),
+        ("table", "vigil\n"),
+        ("set4", "-x"),
+        ("netns", "a b"),
+        ("set6", "x" * 40),
+    ],
 )
 def test_names_in_settings_are_validated(field: str, value: str) -> None:
     """Table, set and namespace names must be plain identifiers."""
