@@ -17,8 +17,16 @@ from rich.table import Table
 
 from vigil import __version__
 from vigil.cli.common import handles_errors, state, stderr
+from vigil.cli.notify import notify_app
 from vigil.cli.render import render_summary
-from vigil.cli.respond import raise_if_failed, register, render_actions, respond_to_run
+from vigil.cli.respond import (
+    delivery_warnings,
+    notify_run,
+    raise_if_failed,
+    register,
+    render_actions,
+    respond_to_run,
+)
 from vigil.cli.rules import rules_app
 from vigil.clock import SystemClock
 from vigil.config import DEFAULT_CONFIG_NAME
@@ -42,6 +50,7 @@ app = typer.Typer(
 )
 
 app.add_typer(rules_app, name="rules")
+app.add_typer(notify_app, name="notify")
 register(app)
 
 # Show a progress bar only for inputs at least this large, and only on a terminal.
@@ -135,6 +144,10 @@ def analyze_cmd(
     apply: Annotated[
         bool, typer.Option("--apply", help="With --respond: enforce, run the responders.")
     ] = False,
+    notify: Annotated[
+        bool,
+        typer.Option("--notify/--no-notify", help="Send to the notify.channels of the config."),
+    ] = True,
 ) -> None:
     """Parse logs, find attacks in them with the rules, summarise; alerts are kept in
     <state-dir>/vigil.db, events too with --store."""
@@ -176,10 +189,15 @@ def analyze_cmd(
     actions = respond_to_run(detection.alerts, db, apply=apply) if respond or apply else []
     if respond or apply:
         report.sections["actions"] = [a.to_json() for a in actions]
+    delivery = notify_run(detection.alerts, actions, db) if notify else None
+    if delivery is not None:
+        report.sections["notifications"] = delivery.to_json()
     record_run(db, "analyze " + " ".join(paths), report)
     db.close()
     for message in errors:
         stderr.print(f"error: {message}", markup=False, soft_wrap=True)
+    for message in delivery_warnings(delivery):
+        stderr.print(f"warning: {message}", markup=False, soft_wrap=True)
     _emit(report, as_json)
     if report.events == 0:
         raise InputDataError("no line of the input could be parsed")

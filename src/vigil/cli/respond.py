@@ -24,6 +24,7 @@ from vigil.cli.common import handles_errors, state
 from vigil.clock import SystemClock
 from vigil.config.durations import format_duration, parse_duration
 from vigil.errors import ResponderError, UsageError
+from vigil.notify.notifier import DeliveryReport, Notifier
 from vigil.respond.engine import ResponseEngine
 from vigil.respond.model import LIVE_STATES, Action, ActionKind, ActionState
 from vigil.respond.policy import operator_actor
@@ -284,3 +285,26 @@ def respond_to_run(alerts: Iterable[Alert], db: StateDB, *, apply: bool) -> list
     )
     eng.expire()
     return eng.respond(alerts).actions
+
+
+def notify_run(
+    alerts: Iterable[Alert], actions: Iterable[Action], db: StateDB
+) -> DeliveryReport | None:
+    """`vigil analyze` with `notify.channels`: queue the run's alerts (with what was done
+    about them) and deliver, closing open digests since the input is over. None when no
+    channel is configured. An alert queued by an earlier run is not queued again."""
+    notifier = Notifier(state.config.notify, db, SystemClock())
+    if not notifier.enabled:
+        return None
+    notifier.alerts(alerts, actions)
+    return notifier.flush()
+
+
+def delivery_warnings(report: DeliveryReport | None) -> list[str]:
+    """One line per channel that could not be reached; its messages stay in the outbox."""
+    if report is None:
+        return []
+    return [
+        f"notification to {channel} failed: {error} (kept in the outbox, retried later)"
+        for channel, error in sorted(report.errors.items())
+    ]
