@@ -53,7 +53,15 @@ class LocalRunner:
         done = Completed(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise ResponderError(
-                f"{' '.join(argv[:3])} failed (exit {proc.returncode}): "
-                f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no message'}"
+                f"{' '.join(argv[:3])} failed (exit {proc.returncode}): {one_line(proc.stderr)}"
             )
         return done
+
+
+def one_line(stderr: str, limit: int = 300) -> str:
+    """A tool's error output as one line: every line kept (nft puts its caret marker
+    last, the message before it), whitespace folded, bounded."""
+    text = " ".join(stderr.split())
+    if not text:
+        return "no message"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
