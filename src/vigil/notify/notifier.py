@@ -118,10 +118,11 @@ class Notifier:
         self._close_digests(force=False)
         return self._deliver(ignore_backoff)
 
-    def flush(self) -> DeliveryReport:
-        """A finite run is over: close every open digest now, then deliver."""
+    def flush(self, *, ignore_backoff: bool = False) -> DeliveryReport:
+        """A finite run is over (or the operator says so): close every open digest now,
+        then deliver."""
         self._close_digests(force=True)
-        return self._deliver(ignore_backoff=False)
+        return self._deliver(ignore_backoff)
 
     def test(self, name: str) -> tuple[str, Delivery]:
         """Send a made-up alert to one channel now, outside the outbox; (subject, result)."""
