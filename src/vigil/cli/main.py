@@ -18,7 +18,6 @@ from rich.table import Table
 from vigil import __version__
 from vigil.cli.common import handles_errors, state, stderr
 from vigil.cli.notify import notify_app
-from vigil.cli.notify import notify_app
 from vigil.cli.render import render_summary
 from vigil.cli.respond import (
     delivery_warnings,
@@ -51,7 +50,6 @@ app = typer.Typer(
 )
 
 app.add_typer(rules_app, name="rules")
-app.add_typer(notify_app, name="notify")
 app.add_typer(notify_app, name="notify")
 register(app)
 
