@@ -53,10 +53,18 @@ class RecordingResponder:
         return set(self.held) if self.settings.checkable else None
 
 
+class RecordingCaller(RecordingResponder):
+    """The same, as a responder that tells someone (a webhook's kind)."""
+
+    id: ClassVar[str] = "recording_call"
+    kind: ClassVar[ActionKind] = ActionKind.CALL
+
+
 def install(monkeypatch: pytest.MonkeyPatch) -> type[RecordingResponder]:
-    """Register the recording responder as type `recording`, with empty state, for the
-    duration of one test."""
+    """Register the recording responders as types `recording` and `recording_call`, with
+    empty state, for the duration of one test."""
     monkeypatch.setitem(RESPONDERS, RecordingResponder.id, RecordingResponder)
+    monkeypatch.setitem(RESPONDERS, RecordingCaller.id, RecordingCaller)
     monkeypatch.setattr(RecordingResponder, "held", {})
     monkeypatch.setattr(RecordingResponder, "calls", [])
     return RecordingResponder

@@ -3,6 +3,7 @@ escalation, refusals, approval, failures, expiry and reconciliation, all audited
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,13 @@ import pytest
 
 from tests.alerts.factories import alert
 from tests.respond.recording import RecordingResponder, install
+from vigil.alerts.model import Evidence
 from vigil.clock import FixedClock
 from vigil.config.models import VigilConfig
 from vigil.errors import TargetRefused, UsageError
 from vigil.respond.allowlist import Allowlist
 from vigil.respond.engine import ResponseEngine
-from vigil.respond.model import ActionState
+from vigil.respond.model import ActionKind, ActionState
 from vigil.respond.policy import Policy
 from vigil.store.db import StateDB
 
@@ -354,3 +356,31 @@ def test_reconcile_skips_backends_that_cannot_be_asked(
 def _ended(action: Any) -> Any:
     action.state = ActionState.REVERTED
     return action
+
+
+def test_call_carries_its_alert_and_ignores_the_allowlist(
+    tmp_path: Path, recording: type[RecordingResponder]
+) -> None:
+    """A call (webhook) holds nothing: an allowlisted source is still reported, and the
+    record keeps the alert (5 evidence events at most) for the responder to send."""
+    rules = [{"match": {"rule": FLOOD}, "responder": "hook"}]
+    config = VigilConfig.model_validate(
+        {
+            "respond": {"rules": rules, "allowlist": ["203.0.113.0/24"], "mode": "enforce"},
+            "responders": {"hook": {"type": "recording_call"}},
+        }
+    )
+    policy = Policy.from_config(config)
+    engine = ResponseEngine(
+        StateDB(tmp_path / "vigil.db"),
+        policy,
+        clock=FixedClock(NOW),
+        allowlist=Allowlist.build(policy.allowlist, host=[], env={}),
+    )
+    evidence = tuple(Evidence(NOW, "fw.log", n) for n in range(1, 9))
+    raised = replace(alert(FLOOD), evidence=evidence)
+    [action] = engine.respond([raised]).actions
+    assert (action.kind, action.state) == (ActionKind.CALL, ActionState.APPLIED)
+    assert action.params["alert"]["id"] == raised.id
+    assert len(action.params["alert"]["evidence"]) == 5
+    assert recording.calls == [("act", "203.0.113.7")]

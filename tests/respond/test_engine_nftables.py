@@ -83,3 +83,15 @@ def test_reconcile_against_the_kernel(tmp_path: Path, netpair: NetPair, listener
     assert netpair.dropped(attacker, netpair.firewall4, listener.port)
     assert netpair.connect(stray, netpair.firewall4, listener.port)
     assert engine.reconcile() == []
+
+
+def test_hostile_alerts_never_reach_the_firewall(tmp_path: Path, netpair: NetPair) -> None:
+    """Alerts whose source is shell text, too wide or allowlisted are refused and audited;
+    vigil's table is never even created."""
+    engine = nft_engine(tmp_path, netpair.firewall, FixedClock(NOW))
+    hostile = ["; rm -rf /", "$(id)", "`id`", "192.0.2.10\n-j ACCEPT", "1.2.3.4 -j ACCEPT"]
+    hostile += ["10.0.0.0/8", "127.0.0.1"]
+    actions = engine.respond([alert(FLOOD, **{"source.ip": h}) for h in hostile]).actions
+    assert {a.state for a in actions} == {ActionState.REFUSED}
+    assert [e.event for e in engine.audit.entries()] == ["refused"] * len(hostile)
+    assert netpair.firewall_run(["nft", "list", "tables"]) == ""

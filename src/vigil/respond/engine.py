@@ -37,6 +37,7 @@ from vigil.store.times import stamp
 
 POLICY = "policy"
 RATE_WINDOW = timedelta(minutes=1)
+CALL_EVIDENCE = 5  # evidence events a call's record keeps of its alert
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -131,6 +132,10 @@ class ResponseEngine:
             {"alert_id": alert.id, "rule_name": alert.rule_name, "reason": alert.title},
             {"policy_rule": rule.name, "field": rule.target},
         )
+        if ask.kind is ActionKind.CALL:
+            # A call tells someone about the alert (the webhook posts it): keep it along.
+            doc = alert.to_json()
+            ask.params["alert"] = {**doc, "evidence": doc["evidence"][:CALL_EVIDENCE]}
         raw = alert.entity.get(rule.target)
         try:
             if raw is None:
