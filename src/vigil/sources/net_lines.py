@@ -43,6 +43,11 @@ class Shaped:
     skipped: int = 0  # blank lines passed over (when asked to)
 
 
+def printable(text: str) -> str:
+    """The text with every control character written as an escape."""
+    return text.translate(_PRINTABLE)
+
+
 def reject_text(raw: bytes) -> str:
     """A printable prefix of a rejected message, for the reject report."""
     return raw[:KEEP_BYTES].decode("utf-8", "backslashreplace").translate(_PRINTABLE)
