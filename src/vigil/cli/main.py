@@ -28,6 +28,7 @@ from vigil.cli.respond import (
     respond_to_run,
 )
 from vigil.cli.rules import rules_app
+from vigil.cli.run import run_cmd, status_cmd
 from vigil.clock import SystemClock
 from vigil.config import DEFAULT_CONFIG_NAME
 from vigil.detect.factory import detection_stage, rule_pack_from_config
@@ -52,6 +53,8 @@ app = typer.Typer(
 app.add_typer(rules_app, name="rules")
 app.add_typer(notify_app, name="notify")
 register(app)
+app.command("run")(run_cmd)
+app.command("status")(status_cmd)
 
 # Show a progress bar only for inputs at least this large, and only on a terminal.
 PROGRESS_MIN_BYTES = 32 << 20

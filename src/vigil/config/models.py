@@ -11,6 +11,7 @@ from vigil.alerts.gate import DEFAULT_THROTTLE
 from vigil.alerts.model import MAX_EVIDENCE
 from vigil.alerts.suppress import Suppression
 from vigil.config.durations import Duration
+from vigil.config.live import LiveSettings, Sources
 from vigil.config.notify import NotifySettings
 from vigil.config.respond import ResponderConfig, RespondSettings
 
@@ -79,6 +80,8 @@ class VigilConfig(Strict):
         default=None, description="response policy; absent: the built-in default (dry-run)"
     )
     responders: dict[str, ResponderConfig] = Field(default_factory=dict)
+    sources: Sources = Field(default_factory=dict, description="what `vigil run` reads, by name")
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @field_validator("timezone")
     @classmethod

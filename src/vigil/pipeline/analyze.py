@@ -138,7 +138,7 @@ def _analyze_file(
         workers = options.parse_workers
         if not getattr(parser_cls, "independent_chunks", False):
             workers = min(workers, 1)
-        for chunk, parsed in _in_order(reader.chunks(), lambda c: _parse_chunk(c, parser), workers):
+        for chunk, parsed in _in_order(reader.chunks(), lambda c: parse_chunk(c, parser), workers):
             _record_chunk(chunk, parsed, fr, sinks, rejects)
             # Let this chunk go before the next one is read and parsed (the loop
             # variables would otherwise hold it until then: one chunk more in memory).
@@ -168,7 +168,7 @@ def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
 
 
 @dataclass
-class _Parsed:
+class ParsedChunk:
     """What parsing one chunk gave, before it is counted and passed on."""
 
     full: pl.DataFrame
@@ -177,7 +177,7 @@ class _Parsed:
     skipped: int
 
 
-def _parse_chunk(chunk: Chunk, parser: LineParser | None) -> _Parsed:
+def parse_chunk(chunk: Chunk, parser: LineParser | None) -> ParsedChunk:
     """Parse one chunk; touches nothing shared, so it can run on a worker thread."""
     frame = full = chunk.frame()
     rejected: list[pl.DataFrame] = []
@@ -201,12 +201,12 @@ def _parse_chunk(chunk: Chunk, parser: LineParser | None) -> _Parsed:
         events = result.events
     if events is not None and events.height:
         events = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
-    return _Parsed(full, pl.concat([empty_rejects(), *rejected]), events, skipped)
+    return ParsedChunk(full, pl.concat([empty_rejects(), *rejected]), events, skipped)
 
 
 def _record_chunk(
     chunk: Chunk,
-    parsed: _Parsed,
+    parsed: ParsedChunk,
     fr: FileReport,
     sinks: Sequence[BatchSink],
     rejects: RejectWriter | None,
@@ -235,8 +235,8 @@ def _record_chunk(
 
 
 def _in_order(
-    chunks: Iterator[Chunk], work: Callable[[Chunk], _Parsed], workers: int
-) -> Iterator[tuple[Chunk, _Parsed]]:
+    chunks: Iterator[Chunk], work: Callable[[Chunk], ParsedChunk], workers: int
+) -> Iterator[tuple[Chunk, ParsedChunk]]:
     """`work` over the chunks on `workers` threads (polars releases the GIL), results
     in input order. While the consumer handles one chunk, the next `workers` are being
     worked on, so memory is bounded by `workers + 1` chunks. No worker: all inline."""
@@ -245,7 +245,7 @@ def _in_order(
             yield chunk, work(chunk)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-parse")
-    pending: deque[tuple[Chunk, Future[_Parsed]]] = deque()
+    pending: deque[tuple[Chunk, Future[ParsedChunk]]] = deque()
     failure: Exception | None = None
     try:
         while True:

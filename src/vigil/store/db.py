@@ -73,7 +73,20 @@ class StateDB:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One transaction; inside another (a live batch commits its alerts, actions and
+        checkpoints as one), a savepoint of it: its writes commit with the outer one."""
         cur = self.conn.cursor()
+        if self.conn.in_transaction:
+            cur.execute("SAVEPOINT nested")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK TO nested")
+                cur.execute("RELEASE nested")
+                raise
+            else:
+                cur.execute("RELEASE nested")
+            return
         cur.execute("BEGIN IMMEDIATE")
         try:
             yield cur

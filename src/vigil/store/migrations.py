@@ -129,8 +129,9 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX digest_items_open ON digest_items(channel, added_at) WHERE outbox_id IS NULL",
     ],
-    # 5: live sources: where each input was read up to, and the detection state that
-    # must survive a restart.
+    # 5: live sources: where each input was read up to (committed with the alerts and
+    # actions of the lines before it), where a restart re-reads from to rebuild the
+    # detection windows still open, and the daemon's state shown by `vigil status`.
     [
         """CREATE TABLE checkpoints (
             source TEXT NOT NULL,
@@ -138,6 +139,8 @@ MIGRATIONS: list[list[str]] = [
             fingerprint TEXT NOT NULL,
             offset INTEGER NOT NULL,
             line INTEGER NOT NULL,
+            replay_offset INTEGER,
+            replay_line INTEGER,
             updated_at TEXT NOT NULL,
             PRIMARY KEY (source, path)
         )""",
