@@ -83,6 +83,10 @@ MIGRATIONS: list[list[str]] = [
             WHERE state IN ('planned', 'pending', 'applied')""",
         "CREATE INDEX actions_state ON actions(state, expires_at)",
         "CREATE INDEX actions_target ON actions(target, created_at)",
+        # The live record and the escalation count of a key (the partial index above
+        # cannot serve a query whose states are bound parameters).
+        "CREATE INDEX actions_key ON actions(idempotency_key, state)",
+        "CREATE INDEX actions_actor ON actions(actor, created_at)",  # the rate limit's count
         """CREATE TABLE audit (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             at TEXT NOT NULL,
@@ -93,6 +97,8 @@ MIGRATIONS: list[list[str]] = [
             target TEXT,
             detail TEXT NOT NULL DEFAULT '{}'
         )""",
+        # Whether an alert was answered before (a re-run of the same analysis).
+        "CREATE INDEX audit_alert ON audit(alert_id) WHERE alert_id IS NOT NULL",
         """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
