@@ -219,3 +219,20 @@ def test_test_message_to_unknown_channel_is_usage_error(db: StateDB) -> None:
     notifier = Notifier(settings(mail={"url": "json://127.0.0.1:9/x"}), db, FixedClock(T0))
     with pytest.raises(UsageError, match=r"no channel 'nope' .*known: mail"):
         notifier.test("nope")
+
+
+def test_alerts_join_the_callers_transaction(db: StateDB) -> None:
+    """Queued inside a caller's transaction that rolls back, nothing stays queued, and the
+    alert can be queued again."""
+    notifier = Notifier(settings(hook={"url": "json://127.0.0.1:9/x"}), db, FixedClock(T0))
+    alert = flood()
+
+    def batch() -> None:
+        with db.transaction() as cur:
+            assert notifier.alerts([alert], cur=cur) == 1
+            raise RuntimeError("batch failed")
+
+    with pytest.raises(RuntimeError, match="batch failed"):
+        batch()
+    assert notifier.outbox.messages() == []
+    assert notifier.alerts([alert]) == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -79,10 +80,20 @@ class Notifier:
     def enabled(self) -> bool:
         return bool(self.channels)
 
-    def alerts(self, alerts: Iterable[Alert], actions: Iterable[Action] = ()) -> int:
+    def alerts(
+        self,
+        alerts: Iterable[Alert],
+        actions: Iterable[Action] = (),
+        *,
+        cur: sqlite3.Cursor | None = None,
+    ) -> int:
         """Queue the alerts for every channel that selects them: a message each, or an item
         of the channel's digest. An alert already queued for a channel is not queued
-        again. Returns how many messages and digest items were added."""
+        again. Returns how many messages and digest items were added. Pass `cur` to queue
+        inside the caller's transaction (with the alerts and the checkpoint of a batch)."""
+        if cur is None:
+            with self.db.transaction() as own:
+                return self.alerts(alerts, actions, cur=own)
         by_alert: dict[str, list[Action]] = defaultdict(list)
         for action in actions:
             if action.alert_id is not None:
@@ -90,26 +101,25 @@ class Notifier:
         alerts = list(alerts)
         added = 0
         now = self.clock.now()
-        with self.db.transaction() as cur:
-            for channel in self.channels.values():
-                chosen = [a for a in alerts if channel.selects(a)]
-                evidence = channel.settings.evidence
-                items = [alert_item(a, by_alert.get(a.id, ()), evidence) for a in chosen]
-                if channel.settings.digest is not None:
-                    added += self.digests.add(channel.name, items, now, cur)
-                    continue
-                for item in items:
-                    subject, body = self._render(channel, [item], digest=False)
-                    queued = self.outbox.enqueue(
-                        channel.name,
-                        "alert",
-                        subject,
-                        body,
-                        {"alerts": [item], "notify_type": notify_type([item])},
-                        dedup_key=f"alert:{channel.name}:{item['id']}",
-                        cur=cur,
-                    )
-                    added += queued is not None
+        for channel in self.channels.values():
+            chosen = [a for a in alerts if channel.selects(a)]
+            evidence = channel.settings.evidence
+            items = [alert_item(a, by_alert.get(a.id, ()), evidence) for a in chosen]
+            if channel.settings.digest is not None:
+                added += self.digests.add(channel.name, items, now, cur)
+                continue
+            for item in items:
+                subject, body = self._render(channel, [item], digest=False)
+                queued = self.outbox.enqueue(
+                    channel.name,
+                    "alert",
+                    subject,
+                    body,
+                    {"alerts": [item], "notify_type": notify_type([item])},
+                    dedup_key=f"alert:{channel.name}:{item['id']}",
+                    cur=cur,
+                )
+                added += queued is not None
         return added
 
     def deliver_due(self, *, ignore_backoff: bool = False) -> DeliveryReport:
