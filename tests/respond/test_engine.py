@@ -384,3 +384,25 @@ def test_call_carries_its_alert_and_ignores_the_allowlist(
     assert action.params["alert"]["id"] == raised.id
     assert len(action.params["alert"]["evidence"]) == 5
     assert recording.calls == [("act", "203.0.113.7")]
+
+
+def test_expiry_of_a_ban_whose_responder_left_the_config(
+    tmp_path: Path, recording: type[RecordingResponder]
+) -> None:
+    """An applied ban whose responder is no longer configured expires with a note that
+    it could not be reverted, instead of failing on every later run."""
+    clock = FixedClock(NOW)
+    make_engine(tmp_path, enforce=True, clock=clock).respond([alert(FLOOD)])
+    clock.advance(timedelta(hours=2))
+    config = VigilConfig.model_validate({"respond": {"rules": []}})
+    later = ResponseEngine(
+        StateDB(tmp_path / "vigil.db"),
+        Policy.from_config(config),
+        clock=clock,
+        allowlist=Allowlist.build([], host=[], env={}),
+    )
+    [expired] = later.expire()
+    assert expired.state is ActionState.EXPIRED
+    assert "no responder named 'fw'" in (expired.last_error or "")
+    assert later.audit.entries()[-1].detail == {"not_reverted": expired.last_error}
+    assert later.expire() == []

@@ -87,15 +87,23 @@ class ActionExecutor:
         """End a live record (reverted or expired), reverting it on the backend first
         when it is applied there. ResponderError when that revert fails: the record then
         stays applied, with the error, to be tried again."""
+        detail: dict[str, Any] = {}
         if action.state is ActionState.APPLIED:
-            error = self.attempt(action, "revert")
-            if error is not None:
-                action.last_error, action.updated_at = error, self.clock.now()
-                self.save(action, actor, "revert_failed", {"error": error})
-                raise ResponderError(f"reverting {action.target} failed: {error}")
+            try:
+                self.responder_for(action.responder)
+            except ConfigError as e:
+                # Its responder left the config: nothing can revert it any more, and
+                # trying on every run would only fill the audit. Said, not hidden.
+                action.last_error = detail["not_reverted"] = e.message
+            else:
+                error = self.attempt(action, "revert")
+                if error is not None:
+                    action.last_error, action.updated_at = error, self.clock.now()
+                    self.save(action, actor, "revert_failed", {"error": error})
+                    raise ResponderError(f"reverting {action.target} failed: {error}")
         now = self.clock.now()
         action.state, action.updated_at, action.reverted_at = state, now, now
-        self.save(action, actor, str(state), {})
+        self.save(action, actor, str(state), detail)
 
     def attempt(self, action: Action, verb: Literal["act", "revert"]) -> str | None:
         """Run the responder's act or revert up to ATTEMPTS times: None when it
