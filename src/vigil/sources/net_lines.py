@@ -31,8 +31,10 @@ KEEP_BYTES = 1024
 # Control bytes other than TAB, LF and CR.
 _CONTROL_BYTES = bytes([*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _CONTROL = re.compile(b"[" + re.escape(_CONTROL_BYTES) + b"]")
-# Every control byte, LF and CR included, escaped in reject records.
-_PRINTABLE = {c: f"\\x{c:02x}" for c in (0x00, 0x0A, 0x0D, *_CONTROL_BYTES)}
+# Every control character (C0 with LF and CR, DEL, C1) and the Unicode line separators,
+# escaped in reject records so a record stays one printable line.
+_PRINTABLE = {c: f"\\x{c:02x}" for c in (0x00, 0x0A, 0x0D, *_CONTROL_BYTES, *range(0x80, 0xA0))}
+_PRINTABLE.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
 
 
 @dataclass

@@ -90,6 +90,8 @@ class StreamFramer:
     def _detect(self) -> bool:
         """Choose the framing from the first bytes; False while they cannot tell yet."""
         head = bytes(self._buf[:_MAX_HEADER])
+        if not head:
+            return False
         if _OCTET_START.match(head):
             self.mode = "octet"
         elif not (_PARTIAL_HEADER.fullmatch(head) and len(head) < _MAX_HEADER):
