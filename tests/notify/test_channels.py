@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.notify.factories import flood, scan
 from tests.notify.receivers import (
     SMTP_PASSWORD,
@@ -11,6 +13,7 @@ from tests.notify.receivers import (
     smtp_receiver,
 )
 from vigil.config.notify import ChannelSettings
+from vigil.errors import ConfigError
 from vigil.notify.channels import Channel, apprise_plugin
 
 SLACK_KEYS = "?:message=text&:title=&:version=&:type=&:attachments="
@@ -115,3 +118,13 @@ def test_plugin_lookup_knows_supported_urls() -> None:
     """apprise_plugin accepts a supported URL and answers None for an unknown scheme."""
     assert apprise_plugin("mailtos://user:pw@example.org") is not None
     assert apprise_plugin("nosuchscheme://example.org") is None
+
+
+def test_template_file_gone_since_loading_is_a_config_error(tmp_path) -> None:
+    """A template file removed after the config loaded is a config error naming the channel."""
+    path = tmp_path / "t.j2"
+    path.write_text("{% block body %}x{% endblock %}")
+    settings = ChannelSettings(url="json://127.0.0.1:9/x", template=str(path))
+    path.unlink()
+    with pytest.raises(ConfigError, match=r"notify.channels.ops.template: cannot use template"):
+        Channel("ops", settings)

@@ -26,6 +26,7 @@ from apprise.common import PersistentStoreMode
 
 from vigil.alerts.model import Alert
 from vigil.config.notify import LEVEL_RANK, ChannelSettings
+from vigil.errors import ConfigError
 from vigil.notify.templates import MessageTemplate
 
 if TYPE_CHECKING:
@@ -68,7 +69,11 @@ class Channel:
     def __init__(self, name: str, settings: ChannelSettings) -> None:
         self.name = name
         self.settings = settings
-        self.template = MessageTemplate(settings.template, settings.format)
+        try:
+            self.template = MessageTemplate(settings.template, settings.format)
+        except ValueError as e:
+            # The file was there when the config loaded; it is gone or broken now.
+            raise ConfigError(f"notify.channels.{name}.template: {e}") from None
         self._min_rank = LEVEL_RANK[settings.min_level]
 
     def selects(self, alert: Alert) -> bool:

@@ -101,6 +101,8 @@ class Notifier:
         alerts = list(alerts)
         added = 0
         now = self.clock.now()
+        # Python loops per alert and channel: alerts are the few results of many lines
+        # (thousands at most per batch), and each message is rendered on its own.
         for channel in self.channels.values():
             chosen = [a for a in alerts if channel.selects(a)]
             evidence = channel.settings.evidence

@@ -142,13 +142,15 @@ class MessageTemplate:
                 if source is not None:
                     own[part] = self.env.from_string(source)
         else:
-            chosen = (
-                self._builtin(spec)
-                if spec in ("default", "slack")
-                else self.env.from_string(Path(spec).read_text(encoding="utf-8"))
-            )
+            chosen = self._builtin(spec) if spec in ("default", "slack") else self._file(spec)
             own = {part: chosen for part in ("subject", "body") if part in chosen.blocks}
         self._parts = {part: own.get(part, default) for part in ("subject", "body")}
+
+    def _file(self, path: str) -> Template:
+        try:
+            return self.env.from_string(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, TemplateError) as e:
+            raise ValueError(f"cannot use template {path}: {e}") from None
 
     def _builtin(self, name: str) -> Template:
         for ext in (EXTENSIONS[self.format], "txt"):
