@@ -358,15 +358,16 @@ def _ended(action: Any) -> Any:
     return action
 
 
-def test_call_carries_its_alert_and_ignores_the_allowlist(
+def test_call_carries_its_alert_and_keeps_to_the_allowlist(
     tmp_path: Path, recording: type[RecordingResponder]
 ) -> None:
-    """A call (webhook) holds nothing: an allowlisted source is still reported, and the
-    record keeps the alert (5 evidence events at most) for the responder to send."""
+    """A call (webhook, operator command) about an address passes the allowlist like a
+    block: the operator's command may well block it. The record keeps the alert (5
+    evidence events at most) for the responder to send."""
     rules = [{"match": {"rule": FLOOD}, "responder": "hook"}]
     config = VigilConfig.model_validate(
         {
-            "respond": {"rules": rules, "allowlist": ["203.0.113.0/24"], "mode": "enforce"},
+            "respond": {"rules": rules, "allowlist": ["198.51.100.0/24"], "mode": "enforce"},
             "responders": {"hook": {"type": "recording_call"}},
         }
     )
@@ -379,10 +380,12 @@ def test_call_carries_its_alert_and_ignores_the_allowlist(
     )
     evidence = tuple(Evidence(NOW, "fw.log", n) for n in range(1, 9))
     raised = replace(alert(FLOOD), evidence=evidence)
-    [action] = engine.respond([raised]).actions
+    protected = alert(FLOOD, **{"source.ip": "198.51.100.9"})
+    [action, refused] = engine.respond([raised, protected]).actions
     assert (action.kind, action.state) == (ActionKind.CALL, ActionState.APPLIED)
     assert action.params["alert"]["id"] == raised.id
     assert len(action.params["alert"]["evidence"]) == 5
+    assert refused.state is ActionState.REFUSED and "allowlisted" in (refused.last_error or "")
     assert recording.calls == [("act", "203.0.113.7")]
 
 

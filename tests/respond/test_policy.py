@@ -145,7 +145,6 @@ def test_call_targets() -> None:
     """A call target is plain text, or an address written canonically."""
     p = policy(None)
     assert p.target("alice@example", ActionKind.CALL) == ("alice@example", None)
-    assert p.target("2001:db8:0::1", ActionKind.CALL) == ("2001:db8::1", None)
     assert p.target("alice", ActionKind.LOCK) == ("alice", None)
 
 
@@ -154,3 +153,13 @@ def test_operator_actor_names_the_sudo_caller() -> None:
     assert operator_actor({"SUDO_USER": "alice", "USER": "root"}) == "operator:alice"
     assert operator_actor({"USER": "bob"}) == "operator:bob"
     assert operator_actor({}) == "operator:unknown"
+
+
+def test_a_call_about_an_address_is_checked_like_a_block() -> None:
+    """An address handed to a call (command, webhook) is written canonically and passes
+    max_prefix like a block; its network goes on to the allowlist check."""
+    p = Policy.default()
+    target, net = p.target("2001:db8:0::7", ActionKind.CALL)
+    assert (target, str(net)) == ("2001:db8::7", "2001:db8::7/128")
+    with pytest.raises(TargetRefused, match="wider than the widest allowed"):
+        p.target("10.0.0.0/8", ActionKind.CALL)

@@ -223,8 +223,8 @@ class ResponseEngine:
         now = self.clock.now()
         try:
             # The allowlist may have grown since the action was planned.
-            if action.kind is ActionKind.BLOCK:
-                self._check_allowlist(self.policy.network(action.target))
+            if action.kind is not ActionKind.LOCK:
+                self._target(action.target, action.kind)
         except TargetRefused as e:
             action.state, action.last_error, action.updated_at = ActionState.REFUSED, e.message, now
             self.executor.save(action, actor, "refused", {"reason": e.message})
@@ -261,7 +261,7 @@ class ResponseEngine:
 
     def _target(self, value: object, kind: ActionKind, ipv6_prefix: int | None = None) -> str:
         target, net = self.policy.target(value, kind, ipv6_prefix)
-        if net is not None and kind is ActionKind.BLOCK:
+        if net is not None:
             self._check_allowlist(net)
         return target
 

@@ -239,12 +239,15 @@ class Policy:
             return canonical(net), net
         if kind is ActionKind.LOCK:
             return user_target(value), None
-        # A call holds nothing, so neither the allowlist nor max_prefix concern it; its
-        # target only has to be harmless text.
         if not isinstance(value, str) or not _PLAIN_VALUE.fullmatch(value):
             raise TargetRefused(f"not a plain identifier: {value!r}")
         called = _cidr(value if "/" in value else f"{value}/{'128' if ':' in value else '32'}")
-        return (canonical(called), None) if called is not None else (value, None)
+        if called is None:
+            return value, None
+        # A call about an address passes the same checks as a block: an operator's
+        # `command` or webhook may well block it, and the allowlist must still win.
+        net = self.network(value, ipv6_prefix)
+        return canonical(net), net
 
 
 def _implicit(name: str, index: int, refs: Mapping[str, ResponderRef]) -> ResponderRef:
