@@ -83,7 +83,16 @@ class StorageError(VigilError):
 
 
 class ResponderError(VigilError):
+    """`final`: trying again cannot help (a refused host key) or the responder already
+    retried on its own (SSH connections, webhooks), so the executor must not retry."""
+
     exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(
+        self, message: str, location: Location | None = None, *, final: bool = False
+    ) -> None:
+        super().__init__(message, location)
+        self.final = final
 
 
 class TargetRefused(VigilError):

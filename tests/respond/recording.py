@@ -19,6 +19,7 @@ class RecordingSettings(BaseModel):
 
     fail: int = 0  # how many calls fail before one succeeds
     checkable: bool = True
+    final: bool = False  # failures say retrying cannot help (ResponderError.final)
 
 
 class RecordingResponder:
@@ -39,7 +40,7 @@ class RecordingResponder:
         self.calls.append((verb, target))
         if self.failures_left:
             self.failures_left -= 1
-            raise ResponderError(f"backend down ({verb} {target})")
+            raise ResponderError(f"backend down ({verb} {target})", final=self.settings.final)
 
     def act(self, action: Action) -> None:
         self._maybe_fail("act", action.target)

@@ -245,6 +245,16 @@ def test_transient_failure_succeeds_on_retry(
     assert (action.state, action.attempts) == (ActionState.APPLIED, 2)
 
 
+def test_a_final_failure_is_not_retried(
+    tmp_path: Path, recording: type[RecordingResponder]
+) -> None:
+    """A responder that already retried (or whose failure cannot pass) is tried once."""
+    engine = make_engine(tmp_path, enforce=True, responder={"fail": 1, "final": True})
+    [action] = engine.respond([alert(FLOOD)]).actions
+    assert (action.state, action.attempts) == (ActionState.FAILED, 1)
+    assert recording.calls == [("act", "203.0.113.7")]
+
+
 def test_same_alerts_twice_change_nothing(
     tmp_path: Path, recording: type[RecordingResponder]
 ) -> None:

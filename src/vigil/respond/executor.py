@@ -1,10 +1,11 @@
 """Carrying out decided actions: the responder acts or reverts, the record follows, and
 every step is audited in the same transaction as the record's new state.
 
-A responder gets three attempts with a doubling backoff. A failure (the backend refused,
-was unreachable, or the responder raised something it should not have) ends as a
-`failed` record with its error, never as an exception that would stop the other
-actions of the run.
+A responder gets three attempts with a doubling backoff, unless its error says retrying
+cannot help or that it already retried on its own (`ResponderError.final`). A failure
+(the backend refused, was unreachable, or the responder raised something it should not
+have) ends as a `failed` record with its error, never as an exception that would stop
+the other actions of the run.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ class ActionExecutor:
                 return f"refused by {action.responder}: {e.message}"
             except ResponderError as e:
                 error = e.message
+                if e.final:
+                    return error
             except Exception as e:
                 # A bug in one responder must not stop the other actions of the run.
                 return f"{type(e).__name__}: {e}"

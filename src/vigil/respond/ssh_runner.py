@@ -196,7 +196,8 @@ class SshRunner:
                 self._drop()
                 last = e
         raise ResponderError(
-            f"{self.label}: cannot connect ({_reason(last)}) after {self.retries + 1} attempts"
+            f"{self.label}: cannot connect ({_reason(last)}) after {self.retries + 1} attempts",
+            final=True,
         )
 
     def _connect(self) -> paramiko.SSHClient:
@@ -225,18 +226,20 @@ class SshRunner:
             client.close()
             raise ResponderError(
                 f"{self.label}: host key {e.key.get_name()} {e.key.fingerprint} of "
-                f"{e.hostname} is not in {self.known_hosts}; refusing to connect"
+                f"{e.hostname} is not in {self.known_hosts}; refusing to connect",
+                final=True,
             ) from None
         except paramiko.BadHostKeyException as e:
             client.close()
             raise ResponderError(
                 f"{self.label}: host key of {e.hostname} does not match {self.known_hosts} "
-                f"(offered {e.key.get_name()} {e.key.fingerprint}); refusing to connect"
+                f"(offered {e.key.get_name()} {e.key.fingerprint}); refusing to connect",
+                final=True,
             ) from None
         except paramiko.AuthenticationException as e:
             client.close()
             raise ResponderError(
-                f"{self.label}: key authentication failed ({_reason(e)})"
+                f"{self.label}: key authentication failed ({_reason(e)})", final=True
             ) from None
         except IncompatiblePeer as e:
             client.close()

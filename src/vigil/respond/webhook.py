@@ -170,7 +170,7 @@ class WebhookResponder:
             if not transient:
                 break
         where = _shown(self.settings.url)
-        raise ResponderError(f"webhook to {where} failed: {error}")
+        raise ResponderError(f"webhook to {where} failed: {error}", final=True)
 
     def _headers(self, body: bytes, key: str, event: str) -> dict[str, str]:
         headers = {
