@@ -11,7 +11,8 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from vigil.config import VigilConfig, load_config
+from vigil.config.loader import load_config
+from vigil.config.models import VigilConfig
 from vigil.errors import ExitCode, VigilError
 
 

@@ -30,7 +30,7 @@ from vigil.cli.respond import (
 from vigil.cli.rules import rules_app
 from vigil.cli.run import run_cmd, status_cmd
 from vigil.clock import SystemClock
-from vigil.config import DEFAULT_CONFIG_NAME
+from vigil.config.loader import DEFAULT_CONFIG_NAME
 from vigil.detect.factory import detection_stage, rule_pack_from_config
 from vigil.errors import InputDataError, UsageError
 from vigil.parsers.registry import PARSERS

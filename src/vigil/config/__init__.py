@@ -1,6 +1,6 @@
-"""`vigil.yaml`: the operator's configuration, validated with located errors."""
+"""`vigil.yaml`: the operator's configuration, validated with located errors.
 
-from vigil.config.loader import DEFAULT_CONFIG_NAME, load_config
-from vigil.config.models import VigilConfig
-
-__all__ = ["DEFAULT_CONFIG_NAME", "VigilConfig", "load_config"]
+Import from the submodules (`vigil.config.loader`, `vigil.config.models`): this package
+imports nothing itself, so a responder may use `vigil.config.durations` while the config
+models import the responder registry.
+"""
