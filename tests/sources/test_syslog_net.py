@@ -7,12 +7,14 @@ import datetime as dt
 import random
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +23,10 @@ from cryptography.x509.oid import NameOID
 
 from tests.sources.netutil import Collector, eventually
 from vigil.errors import SourceError
+from vigil.parsers.base import ParseContext
+from vigil.parsers.syslog import SyslogParser
+from vigil.pipeline.analyze import parse_lines
+from vigil.schema.fields import F
 from vigil.sources.net_settings import SyslogSettings
 from vigil.sources.syslog_net import STOP_TIMEOUT, SyslogSource
 
@@ -373,3 +379,46 @@ def test_env_without_uvloop_refuses_loop_uvloop(monkeypatch, collector):
     source = SyslogSource("net", SyslogSettings(listen="127.0.0.1:0", loop="uvloop"))
     with pytest.raises(SourceError, match=r"vigil\[fast\]"):
         source.start(collector)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "flags"),
+    [
+        ("udp", ["-d", "--rfc5424", "--sd-id", "meta@32473", "--sd-param", 'seq="7"']),
+        ("udp", ["-d", "--rfc3164"]),
+        ("tcp", ["-T", "--rfc5424", "--octet-count"]),
+        ("tcp", ["-T", "--rfc3164"]),
+    ],
+)
+def test_util_linux_logger_lines_reach_the_syslog_parser(running, collector, protocol, flags):
+    """Real senders: util-linux logger over UDP and TCP (newline and octet counting), in
+    RFC 3164 and RFC 5424; the delivered lines parse into sshd events."""
+    source = _start(running, collector, protocol=protocol)
+    host, port = source.address
+    message = "Failed password for root from 203.0.113.7 port 51515 ssh2"
+    subprocess.run(
+        ["logger", *flags, "-n", host, "-P", str(port), "-t", "sshd", "--id=4242", message],
+        check=True,
+        timeout=10,
+    )
+    lines = collector.wait_lines(1)
+    assert lines[0].endswith(message)
+    frame = pl.DataFrame({"line": lines, F.LOG_FILE_LINE: pl.Series([1], dtype=pl.UInt64)})
+    events = parse_lines(SyslogParser(ParseContext(origin="net")), frame).events
+    assert events.get_column(F.SOURCE_IP).to_list() == ["203.0.113.7"]
+    assert events.get_column("process.name").to_list() == ["sshd"]
+
+
+def test_a_stopped_source_starts_again_and_counts_afresh(collector):
+    """start() after stop() listens again; its counts are those of the new run."""
+    source = SyslogSource("net", SyslogSettings(listen="127.0.0.1:0", batch_ms=10))
+    for run in range(2):
+        source.start(collector)
+        try:
+            with _udp(source) as sock:
+                sock.send(b"<13>Nov 22 10:00:01 h app: run %d" % run)
+                collector.wait_lines(run + 1)
+        finally:
+            source.stop()
+        assert source.stats().detail["received"] == "1"
+        assert source.stats().lines == 1

@@ -78,9 +78,13 @@ class SyslogSource:
         self._pending_bytes = 0
         self._max_lines = settings.batch_lines
         self._origins: dict[Any, str] = {}
+        self._reset_counters()
+        self.address: tuple[str, int] = settings.address
+
+    def _reset_counters(self) -> None:
+        # State of the loop thread; a start after a stop counts afresh, like its hand-off.
         self._paused = False
         self._resume_asked = False
-        # Counters of the loop thread.
         self._received = 0
         self._dropped = 0
         self._refused_connections = 0
@@ -89,7 +93,6 @@ class SyslogSource:
         # Datagrams lost in the kernel before vigil saw them (read at stats(), kept after stop).
         self._kernel_drops = 0
         self._last_loop_error = ""
-        self.address: tuple[str, int] = settings.address
 
     # -- LiveSource ---------------------------------------------------------------------
 
@@ -97,6 +100,7 @@ class SyslogSource:
         if self._thread is not None:
             raise SourceError(f"source {self.name} is already started")
         s = self.settings
+        self._reset_counters()
         ctx = tls_context(s) if s.protocol == "tls" else None
         host, port = s.address
         kind = socket.SOCK_DGRAM if s.protocol == "udp" else socket.SOCK_STREAM
