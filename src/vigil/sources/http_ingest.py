@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Mapping
@@ -330,6 +331,13 @@ class _Server(ThreadingHTTPServer):
         self.source = source
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would look the host's name up in DNS (getfqdn), which can
+        # hang a start on a host without a resolver; the name is only used in CGI.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         src = self.source
