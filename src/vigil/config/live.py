@@ -119,10 +119,6 @@ class LiveSettings(_Strict):
     tick: float = Field(
         default=1.0, ge=0.05, le=60, description="seconds between timer runs (expiry, status)"
     )
-    max_replay: Duration = Field(
-        default=timedelta(hours=1),
-        description="on restart, re-read at most this far back (event time) to rebuild windows",
-    )
     metrics: str | None = Field(
         default=DEFAULT_METRICS, description="HOST:PORT of /metrics and /healthz; null: off"
     )

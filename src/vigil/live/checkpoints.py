@@ -77,7 +77,9 @@ class CheckpointStore:
     def forget(self, cur: sqlite3.Cursor, source: str, path: str) -> None:
         cur.execute("DELETE FROM checkpoints WHERE source = ? AND path = ?", (source, path))
 
-    def put_state(self, cur: sqlite3.Cursor | None, key: str, value: str, now: datetime) -> None:
+    def put_state(
+        self, cur: sqlite3.Cursor | None, key: str, value: str | bytes, now: datetime
+    ) -> None:
         (cur or self.db.conn).execute(
             "INSERT INTO live_state (key, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
@@ -85,8 +87,11 @@ class CheckpointStore:
             (key, value, now.isoformat()),
         )
 
+    def drop_state(self, cur: sqlite3.Cursor, key: str) -> None:
+        cur.execute("DELETE FROM live_state WHERE key = ?", (key,))
+
     def get_state(self, key: str) -> tuple[str, str] | None:
-        """(value, updated_at) of a live_state row."""
+        """(value, updated_at) of a live_state row holding text."""
         row = self.db.conn.execute(
             "SELECT value, updated_at FROM live_state WHERE key = ?", (key,)
         ).fetchone()
@@ -94,3 +99,10 @@ class CheckpointStore:
             return None
         value = row[0].decode() if isinstance(row[0], bytes) else str(row[0])
         return value, str(row[1])
+
+    def blobs(self, prefix: str) -> dict[str, bytes]:
+        """The live_state rows whose key starts with `prefix`, by the rest of the key."""
+        rows = self.db.conn.execute(
+            "SELECT key, value FROM live_state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+        ).fetchall()
+        return {key[len(prefix) :]: bytes(value) for key, value in rows}

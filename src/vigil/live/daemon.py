@@ -43,7 +43,13 @@ from vigil.live.gate import LiveGate
 from vigil.live.http import MetricsServer
 from vigil.live.metrics import Metrics
 from vigil.live.parsing import Group, LiveParsers, newest_event
-from vigil.live.replay import Key, ReplayMarks, held_since
+from vigil.live.replay import (
+    Key,
+    ReplayMarks,
+    decided_markers,
+    held_since,
+    restore_markers,
+)
 from vigil.live.signals import Flags
 from vigil.live.sources import build_sources, source_formats
 from vigil.live.status import Snapshot
@@ -57,6 +63,8 @@ from vigil.store.db import StateDB
 
 log = logging.getLogger("vigil.live")
 
+# live_state keys of the decided-episode markers, one per correlation rule.
+MARKERS = "decided:"
 # Seconds between status snapshots written to the state database.
 STATUS_EVERY = 5.0
 # /healthz fails when the loop has not come round for this many ticks.
@@ -78,6 +86,8 @@ class Generation:
     notifier: Notifier | None
     marks: ReplayMarks
     commits: dict[Key, Position] = field(default_factory=dict)
+    # Decided-episode markers as last stored, by rule (see live.replay).
+    markers: dict[str, bytes] = field(default_factory=dict)
 
 
 class Daemon:
@@ -145,6 +155,10 @@ class Daemon:
 
     def _start(self, config: VigilConfig, pack: RulePack) -> Generation:
         gen = self._build(config, pack)
+        gen.markers = self.checkpoints.blobs(MARKERS)
+        restored = restore_markers(gen.detection.correlation, gen.markers)
+        if restored:
+            log.info("restored %d decided episodes", restored)
         started: list[LiveSource] = []
         try:
             for source in gen.sources.values():
@@ -200,7 +214,7 @@ class Daemon:
             gate=gate,
             engine=engine,
             notifier=notifier if notifier.enabled else None,
-            marks=ReplayMarks(live.max_replay),
+            marks=ReplayMarks(),
         )
 
     # -- one batch -----------------------------------------------------------------------
@@ -245,10 +259,19 @@ class Daemon:
         self, gen: Generation, keys: set[Key], cur: sqlite3.Cursor, now: datetime
     ) -> None:
         held = held_since(gen.detection.correlation)
-        newest = gen.detection.correlation.watermark
         for key in keys:
-            replay = gen.marks.replay_from(key, held, newest)
+            replay = gen.marks.replay_from(key, held)
             self.checkpoints.save(cur, key[0], gen.commits[key], replay, now)
+        markers = decided_markers(gen.detection.correlation)
+        for rule in set(gen.markers) | set(markers):
+            data = markers.get(rule)
+            if data == gen.markers.get(rule):
+                continue
+            if data is None:
+                self.checkpoints.drop_state(cur, MARKERS + rule)
+            else:
+                self.checkpoints.put_state(cur, MARKERS + rule, data, now)
+        gen.markers = markers
         # Checkpoints a file tail found no file for on its start.
         for name, source in gen.sources.items():
             if isinstance(source, TailSource) and source.forgotten:
