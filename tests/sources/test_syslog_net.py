@@ -287,11 +287,14 @@ def _hostile(rng: random.Random, n: int) -> Iterator[bytes]:
         yield big if i % 100 == 0 else kinds[i % len(kinds)]()
 
 
-def test_hostile_datagrams_are_all_accounted_for_and_the_source_keeps_serving(running, collector):
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_hostile_datagrams_are_all_accounted_for_and_the_source_keeps_serving(
+    running, collector, loop
+):
     """100k hostile datagrams (binary, 64 KB, bad UTF-8, truncated frames, empty): each is
     delivered, rejected with a reason, or counted as dropped (by vigil or the kernel), and
     a valid message still gets through afterwards."""
-    source = _start(running, collector, batch_ms=20)
+    source = _start(running, collector, batch_ms=20, loop=loop)
     sent = 0
     with _udp(source) as sock:
         for payload in _hostile(random.Random(5), 100_000):
@@ -333,10 +336,13 @@ def test_full_queue_drops_datagrams_and_counts_them(running, collector):
     assert int(st.detail["received"]) + int(st.detail["kernel_drops"]) == 5000
 
 
-def test_tcp_back_pressure_pauses_reading_and_loses_nothing(running, collector):
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_tcp_back_pressure_pauses_reading_and_loses_nothing(running, collector, loop):
     """A stalled pipeline pauses TCP reads (the sender waits); when it moves again every
     line arrives, in order."""
-    source = _start(running, collector, protocol="tcp", queue_bytes=65_536, batch_lines=100)
+    source = _start(
+        running, collector, protocol="tcp", queue_bytes=65_536, batch_lines=100, loop=loop
+    )
     collector.hold()
     total = 20_000
     payload = b"".join(b"<13>Nov 22 10:00:01 h app: line %06d\n" % i for i in range(total))
