@@ -59,3 +59,32 @@ def test_unusable_location(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StorageError, match="cannot open state database"):
         StateDB(blocker / "vigil.db")
+
+
+def test_transaction_inside_a_transaction_is_a_savepoint(tmp_path: Path) -> None:
+    """An inner transaction commits with the outer one; a failing inner one is undone
+    alone, and a failing outer one undoes everything."""
+    db = StateDB(tmp_path / "vigil.db", migrations=[STEP_1])
+
+    def insert(value: int, fail: str = "") -> None:
+        with db.transaction() as cur:
+            cur.execute("INSERT INTO a VALUES (?)", (value,))
+            if fail:
+                raise ValueError(fail)
+
+    with db.transaction():
+        insert(1)
+        insert(2)
+        with pytest.raises(ValueError, match="inner"):
+            insert(3, "inner")
+    assert db.conn.execute("SELECT x FROM a ORDER BY x").fetchall() == [(1,), (2,)]
+
+    def outer() -> None:
+        with db.transaction():
+            insert(4)
+            raise ValueError("outer")
+
+    with pytest.raises(ValueError, match="outer"):
+        outer()
+    assert db.conn.execute("SELECT COUNT(*) FROM a").fetchone() == (2,)
+    assert not db.conn.in_transaction
