@@ -115,20 +115,23 @@ class Daemon:
         self._loop_at = time.monotonic()
         self._failure: str | None = None
         self._snapshot = Snapshot(os.getpid(), self.started_at, str(config_path or ""))
+        # The running generation (None until run() has started it).
+        self.gen: Generation | None = None
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> None:
         """Run until stopped (returns) or until the state database fails (raises)."""
-        gen = self._start(self.config, rule_pack_from_config(self.config))
+        gen = self.gen = self._start(self.config, rule_pack_from_config(self.config))
         self._serve(self.config)
+        self.metrics.set("vigil_up", 1)
         tick = self.config.live.tick
         next_tick = time.monotonic() + tick
         try:
             while not self.flags.stop.is_set():
                 if self.flags.reload.is_set():
                     self.flags.reload.clear()
-                    gen = self._reload(gen)
+                    gen = self.gen = self._reload(gen)
                     tick = gen.config.live.tick
                 wait = min(0.2, max(0.0, next_tick - time.monotonic()))
                 batch = gen.collector.next(wait)
@@ -401,7 +404,6 @@ class Daemon:
         host, _, port = config.live.metrics.rpartition(":")
         self.server = MetricsServer(host.strip("[]"), int(port), self.metrics, self.health)
         self.server.start()
-        self.metrics.set("vigil_up", 1)
 
     def health(self) -> tuple[bool, dict[str, object]]:
         stalled = time.monotonic() - self._loop_at
