@@ -25,7 +25,9 @@ RATE = 50
 
 
 def attacker(i: int) -> str:
-    """Documentation addresses only: 203.0.113.0/24, then 198.51.100.0/24."""
+    """Documentation addresses only: 203.0.113.0/24, then 198.51.100.0/24 (508 in all)."""
+    if not 0 <= i < 508:
+        raise ValueError(f"attacker {i}: only 508 documentation addresses")
     return f"203.0.113.{i + 1}" if i < 254 else f"198.51.100.{i - 253}"
 
 
