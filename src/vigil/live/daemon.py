@@ -19,13 +19,13 @@ lines are never judged against the clock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -40,14 +40,12 @@ from vigil.errors import StorageError, VigilError
 from vigil.live.batching import BatchCollector
 from vigil.live.checkpoints import CheckpointStore
 from vigil.live.gate import LiveGate
+from vigil.live.generation import MARKERS, Generation
 from vigil.live.http import MetricsServer
 from vigil.live.metrics import Metrics
-from vigil.live.parsing import Group, LiveParsers, newest_event
+from vigil.live.parsing import Group, LiveParsers
 from vigil.live.replay import (
-    Key,
     ReplayMarks,
-    decided_markers,
-    held_since,
     restore_markers,
 )
 from vigil.live.signals import Flags
@@ -56,38 +54,17 @@ from vigil.live.status import Snapshot
 from vigil.notify.notifier import Notifier
 from vigil.respond.engine import ResponseEngine
 from vigil.respond.model import Action
-from vigil.sources.live import LiveSource, Position, RawChunk
+from vigil.sources.live import LiveSource, RawChunk
 from vigil.sources.tail import TailSource
 from vigil.store.alerts import AlertRepository
 from vigil.store.db import StateDB
 
 log = logging.getLogger("vigil.live")
 
-# live_state keys of the decided-episode markers, one per correlation rule.
-MARKERS = "decided:"
 # Seconds between status snapshots written to the state database.
 STATUS_EVERY = 5.0
 # /healthz fails when the loop has not come round for this many ticks.
 STALL_TICKS = 30
-
-
-@dataclass
-class Generation:
-    """Everything built from one configuration; SIGHUP replaces it as a whole."""
-
-    config: VigilConfig
-    sources: dict[str, LiveSource]
-    chunks: queue.Queue[RawChunk]
-    collector: BatchCollector
-    parsers: LiveParsers
-    detection: DetectionStage
-    gate: LiveGate
-    engine: ResponseEngine
-    notifier: Notifier | None
-    marks: ReplayMarks
-    commits: dict[Key, Position] = field(default_factory=dict)
-    # Decided-episode markers as last stored, by rule (see live.replay).
-    markers: dict[str, bytes] = field(default_factory=dict)
 
 
 class Daemon:
@@ -154,7 +131,8 @@ class Daemon:
         finally:
             if self.server is not None:
                 self.server.stop()
-            self.db.close()
+            with contextlib.suppress(sqlite3.Error):  # closing checkpoints the WAL: may fail too
+                self.db.close()
 
     def _start(self, config: VigilConfig, pack: RulePack) -> Generation:
         gen = self._build(config, pack)
@@ -241,46 +219,8 @@ class Daemon:
                 actions = gen.engine.respond(raised).actions
                 if gen.notifier is not None:
                     gen.notifier.alerts(raised, actions)
-            self._commit(gen, groups, cur, now)
-        self._count(batch, groups, raised, actions, now)
-
-    def _commit(
-        self, gen: Generation, groups: list[Group], cur: sqlite3.Cursor, now: datetime
-    ) -> None:
-        touched: set[Key] = set()
-        for g in groups:
-            if g.end is None:
-                continue
-            key = (g.source, g.end.path)
-            if g.start is not None:
-                gen.marks.record(g.source, g.start, newest_event(g.events))
-            gen.commits[key] = g.end
-            touched.add(key)
-        self._save_checkpoints(gen, touched, cur, now)
-
-    def _save_checkpoints(
-        self, gen: Generation, keys: set[Key], cur: sqlite3.Cursor, now: datetime
-    ) -> None:
-        held = held_since(gen.detection.correlation)
-        for key in keys:
-            replay = gen.marks.replay_from(key, held)
-            self.checkpoints.save(cur, key[0], gen.commits[key], replay, now)
-        markers = decided_markers(gen.detection.correlation)
-        for rule in set(gen.markers) | set(markers):
-            data = markers.get(rule)
-            if data == gen.markers.get(rule):
-                continue
-            if data is None:
-                self.checkpoints.drop_state(cur, MARKERS + rule)
-            else:
-                self.checkpoints.put_state(cur, MARKERS + rule, data, now)
-        gen.markers = markers
-        # Checkpoints a file tail found no file for on its start.
-        for name, source in gen.sources.items():
-            if isinstance(source, TailSource) and source.forgotten:
-                for path in source.forgotten:
-                    self.checkpoints.forget(cur, name, path)
-                source.forgotten = []
+            gen.save(self.checkpoints, gen.record(groups), cur, now)
+        self._count(batch, groups, raised, actions)
 
     def _count(
         self,
@@ -288,9 +228,9 @@ class Daemon:
         groups: list[Group],
         raised: list[Alert],
         actions: list[Action],
-        now: datetime,
     ) -> None:
         m = self.metrics
+        now = self.clock.now()
         for g in groups:
             m.inc("vigil_lines_total", g.lines, source=g.source)
             if g.replay:
@@ -310,16 +250,14 @@ class Daemon:
                 oldest[c.source] = c.received_at
         for source, at in oldest.items():
             m.set("vigil_source_lag_seconds", (now - at).total_seconds(), source=source)
-        m.observe("vigil_batch_seconds", (self.clock.now() - min(oldest.values())).total_seconds())
-        m.set("vigil_last_commit_timestamp_seconds", self.clock.now().timestamp())
+        m.observe("vigil_batch_seconds", (now - min(oldest.values())).total_seconds())
+        m.set("vigil_last_commit_timestamp_seconds", now.timestamp())
 
     # -- the timer -----------------------------------------------------------------------
 
     def _tick(self, gen: Generation) -> None:
         now = self.clock.now()
-        idle = gen.collector.pending() == 0 and all(
-            s.caught_up() for s in gen.sources.values() if isinstance(s, TailSource)
-        )
+        idle = gen.idle()
         actions: list[Action] = []
         raised: list[Alert] = []
         with self.db.transaction() as cur:
@@ -330,7 +268,7 @@ class Daemon:
                     actions = gen.engine.respond(raised).actions
                     if gen.notifier is not None:
                         gen.notifier.alerts(raised, actions)
-            self._save_checkpoints(gen, set(gen.marks.marks) & set(gen.commits), cur, now)
+            gen.save(self.checkpoints, set(gen.marks.marks) & set(gen.commits), cur, now)
         expired = gen.engine.expire()
         for alert in raised:
             self.metrics.inc("vigil_alerts_total", rule=alert.rule_name)

@@ -19,7 +19,7 @@ from vigil.store.alerts import AlertRepository
 from vigil.store.db import StateDB
 
 if TYPE_CHECKING:
-    from vigil.live.daemon import Generation
+    from vigil.live.generation import Generation
     from vigil.live.http import MetricsServer
 
 STATUS_KEY = "status"

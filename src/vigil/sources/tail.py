@@ -29,11 +29,10 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from vigil.clock import Clock, SystemClock
-from vigil.sources.live import Deliver, Position, RawChunk, SourceStats
+from vigil.sources.live import Deliver, RawChunk, SourceStats
 from vigil.sources.tail_file import (
     CUT_BY_TRUNCATION,
     FINGERPRINT_BYTES,
@@ -42,14 +41,18 @@ from vigil.sources.tail_file import (
 )
 from vigil.sources.tail_scan import (
     COMPRESSED_MAGIC,
-    Candidate,
+    DELETED,
+    Resume,
     by_inode,
     candidate,
     count_newlines,
     last_line_end,
+    match_resumes,
     siblings,
     stat_or_none,
 )
+
+__all__ = ["DEFAULT_MAX_LINE", "DEFAULT_TAIL_BLOCK", "Resume", "StartAt", "TailSource"]
 
 log = logging.getLogger("vigil.tail")
 
@@ -59,19 +62,9 @@ DEFAULT_MAX_LINE = 1 << 20
 # Blocks read from one file per round before the other files get their turn.
 BLOCKS_PER_ROUND = 64
 BINARY_PROBE = 8192
-DELETED = " (deleted)"
 # A new file whose first bytes repeat this many or more of a followed file's first bytes
 # is a copy of it (copytruncate in progress), not a new log.
 COPY_MIN_BYTES = 64
-
-
-@dataclass(frozen=True)
-class Resume:
-    """A checkpoint to resume from: lines up to `commit` were committed; reading again
-    from `replay` (same file, earlier) rebuilds the detection windows they left open."""
-
-    commit: Position
-    replay: Position | None = None
 
 
 class TailSource:
@@ -211,23 +204,19 @@ class TailSource:
 
     def _open_first(self, found: dict[str, os.stat_result]) -> None:
         """Match the checkpoints to files and open them where they were left."""
-        first_start = not self.resume
-        candidates = {p: c for p in found if (c := candidate(p)) is not None}
-        claimed: set[tuple[int, int]] = set()
-        nearby: dict[str, list[Candidate]] = {}
-        for resume in self.resume:
-            match = self._find(resume, candidates, claimed, nearby)
-            if match is None:
-                self.forgotten.append(resume.commit.path)
-                if resume.commit.path in found:
-                    log.warning(
-                        "tail %s: the file %s was read to offset %d is gone (rotated and "
-                        "compressed, or deleted); lines written to it after that were not read",
-                        self.name,
-                        resume.commit.path,
-                        resume.commit.offset,
-                    )
-                continue
+        matched, lost = match_resumes(self.resume, found)
+        for resume in lost:
+            self.forgotten.append(resume.commit.path)
+            if resume.commit.path in found:
+                log.warning(
+                    "tail %s: the file %s was read to offset %d is gone (rotated and "
+                    "compressed, or deleted); lines written to it after that were not read",
+                    self.name,
+                    resume.commit.path,
+                    resume.commit.offset,
+                )
+        claimed = set()
+        for resume, match in matched:
             claimed.add((match.st.st_dev, match.st.st_ino))
             start = resume.commit
             replay = resume.replay
@@ -247,36 +236,10 @@ class TailSource:
         for path, st in sorted(found.items(), key=lambda item: item[1].st_mtime):
             if (st.st_dev, st.st_ino) in claimed:
                 continue
-            if first_start and self.start_at == "end":
+            if not self.resume and self.start_at == "end":
                 self._open_at_end(path, st)
             else:
                 self._open(path, st, offset=0, line=1)
-
-    def _find(
-        self,
-        resume: Resume,
-        candidates: dict[str, Candidate],
-        claimed: set[tuple[int, int]],
-        nearby: dict[str, list[Candidate]],
-    ) -> Candidate | None:
-        """The file a checkpoint was taken of: at its path, among the matched files, or
-        beside it in its directory."""
-        path = resume.commit.path.removesuffix(DELETED)
-        pool: list[Candidate] = []
-        own = candidates.get(path) or candidate(path)
-        if own is not None:
-            pool.append(own)
-        pool += list(candidates.values())
-        directory = os.path.dirname(path) or "."
-        if directory not in nearby:
-            nearby[directory] = siblings(directory, exclude=set(candidates))
-        pool += nearby[directory]
-        for c in pool:
-            if (c.st.st_dev, c.st.st_ino) in claimed or c.st.st_size < resume.commit.offset:
-                continue
-            if fingerprint_matches(resume.commit.fingerprint, c.head):
-                return c
-        return None
 
     def _open(self, path: str, st: os.stat_result, *, offset: int, line: int) -> TailedFile | None:
         ident = (st.st_dev, st.st_ino)

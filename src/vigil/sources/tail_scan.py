@@ -7,9 +7,20 @@ import os
 import stat
 from dataclasses import dataclass
 
-from vigil.sources.tail_file import read_head
+from vigil.sources.live import Position
+from vigil.sources.tail_file import fingerprint_matches, read_head
 
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+DELETED = " (deleted)"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A checkpoint to resume from: lines up to `commit` were committed; reading again
+    from `replay` (same file, earlier) rebuilds the detection windows they left open."""
+
+    commit: Position
+    replay: Position | None = None
 
 
 @dataclass
@@ -94,3 +105,44 @@ def count_newlines(fd: int, end: int) -> int:
         count += block.count(b"\n")
         at += len(block)
     return count
+
+
+def match_resumes(
+    resumes: list[Resume], found: dict[str, os.stat_result]
+) -> tuple[list[tuple[Resume, Candidate]], list[Resume]]:
+    """Each checkpoint's file, by fingerprint: the file at its path, else one of the
+    `found` files, else a sibling in its directory (rotated while vigil was down). A
+    file answers one checkpoint at most; earlier checkpoints (newer) choose first.
+    Returns (matched, checkpoints whose file is gone)."""
+    candidates = {p: c for p in found if (c := candidate(p)) is not None}
+    claimed: set[tuple[int, int]] = set()
+    nearby: dict[str, list[Candidate]] = {}
+    matched: list[tuple[Resume, Candidate]] = []
+    lost: list[Resume] = []
+    for resume in resumes:
+        path = resume.commit.path.removesuffix(DELETED)
+        pool: list[Candidate] = []
+        own = candidates.get(path) or candidate(path)
+        if own is not None:
+            pool.append(own)
+        pool += list(candidates.values())
+        directory = os.path.dirname(path) or "."
+        if directory not in nearby:
+            nearby[directory] = siblings(directory, exclude=set(candidates))
+        pool += nearby[directory]
+        match = next(
+            (
+                c
+                for c in pool
+                if (c.st.st_dev, c.st.st_ino) not in claimed
+                and c.st.st_size >= resume.commit.offset
+                and fingerprint_matches(resume.commit.fingerprint, c.head)
+            ),
+            None,
+        )
+        if match is None:
+            lost.append(resume)
+        else:
+            claimed.add((match.st.st_dev, match.st.st_ino))
+            matched.append((resume, match))
+    return matched, lost
