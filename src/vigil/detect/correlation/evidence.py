@@ -3,10 +3,15 @@
 The evidence of an alert is the first `max_evidence` events of its window in time
 order; for value_count and the temporal types only the first event of each distinct
 value (or rule) in the window, so the evidence shows what made the count.
+
+All alerts of one call are built together: their evidence rows are chosen with numpy
+over the windows at once and fetched from the block in one gather, so an alert costs
+its Python objects and nothing per evidence row beyond them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +23,9 @@ from vigil.detect.correlation.spec import CorrelationSpec
 from vigil.detect.correlation.windows import I64
 
 _AS_TIME = pl.col(R.TS).cast(pl.Datetime("us", "UTC"))
+# Window rows looked at per step when picking the first row of each value: bounds the
+# temporary arrays when many alerts have long windows.
+_STEP_ROWS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -40,37 +48,85 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
     """One alert per row index, for the window that ends at that row."""
     if rows.size == 0:
         return []
-    picks = [_evidence_rows(win, int(i), max_evidence) for i in rows]
-    flat = np.concatenate(picks) if picks else np.empty(0, dtype=np.int64)
-    ev = win.block.select(_AS_TIME, R.PATH, R.LINE, R.MSG)[win.order[flat]].rows()
+    owner, picked = evidence_rows(win, rows, max_evidence)
+    ev = win.block.select(_AS_TIME, R.PATH, R.LINE, R.MSG)[win.order[picked]]
+    # One str object per distinct path: evidence of one file shares it.
+    paths: dict[str | None, str | None] = {}
+    evidence = [
+        Evidence(t, paths.setdefault(p, p), n, m)
+        for t, p, n, m in zip(
+            ev.get_column(R.TS).to_list(),
+            ev.get_column(R.PATH).to_list(),
+            ev.get_column(R.LINE).to_list(),
+            ev.get_column(R.MSG).to_list(),
+            strict=True,
+        )
+    ]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=rows.size))]).tolist()
     names = R.group_columns(spec)
     groups = win.block.select(names)[win.order[rows]].rows() if names else [()] * rows.size
-    alerts: list[Alert] = []
-    offset = 0
-    for i, pick, values in zip(rows, picks, groups, strict=True):
-        chosen = ev[offset : offset + pick.size]
-        offset += pick.size
-        alerts.append(
-            Alert(
-                rule_id=spec.rule_id,
-                rule_name=spec.name,
-                title=spec.title,
-                level=spec.level,
-                entity=dict(zip(spec.group_by, values, strict=True)),
-                count=int(win.weight[i]),
-                first_seen=R.to_datetime(int(win.ts[win.start[i]])),
-                last_seen=R.to_datetime(int(win.ts[i])),
-                tags=spec.tags,
-                evidence=tuple(Evidence(t, path, line, msg) for t, path, line, msg in chosen),
-            )
+    first = win.ts[win.start[rows]].tolist()
+    last = win.ts[rows].tolist()
+    counts = win.weight[rows].tolist()
+    return [
+        Alert(
+            rule_id=spec.rule_id,
+            rule_name=spec.name,
+            title=spec.title,
+            level=spec.level,
+            entity=dict(zip(spec.group_by, values, strict=True)),
+            count=int(counts[k]),
+            first_seen=R.to_datetime(first[k]),
+            last_seen=R.to_datetime(last[k]),
+            tags=spec.tags,
+            evidence=tuple(evidence[bounds[k] : bounds[k + 1]]),
         )
-    return alerts
+        for k, values in enumerate(groups)
+    ]
 
 
-def _evidence_rows(win: Window, i: int, max_evidence: int) -> I64:
-    a, b = int(win.start[i]), int(win.end[i])
+def evidence_rows(win: Window, rows: I64, max_evidence: int) -> tuple[I64, I64]:
+    """(alert index, sorted position) of each evidence row, grouped by alert in order.
+
+    Without `previous` an alert's evidence is the first `max_evidence` rows of its
+    window; with it, the rows whose previous same-value row lies before the window."""
     if win.previous is None:
-        return np.arange(a, min(b, a + max_evidence), dtype=np.int64)
-    # First of its value in the window: its previous same-value row is before the window.
-    first = np.flatnonzero(win.previous[a:b] < win.adj[i] - win.span)[:max_evidence]
-    return (first + a).astype(np.int64)
+        starts = win.start[rows]
+        count = np.minimum(win.end[rows] - starts, max_evidence)
+        owner, offset = _ranges(count)
+        return owner, starts[owner] + offset
+    owners: list[I64] = []
+    picked: list[I64] = []
+    for lo, hi in _steps(win.end[rows] - win.start[rows]):
+        part = rows[lo:hi]
+        starts = win.start[part]
+        owner, offset = _ranges(win.end[part] - starts)
+        position = starts[owner] + offset
+        # First of its value in the window: its previous same-value row is before it.
+        first = win.previous[position] < (win.adj[part] - win.span)[owner]
+        owner, position = owner[first], position[first]
+        kept = np.bincount(owner, minlength=part.size)
+        rank = np.arange(owner.size) - np.repeat(np.cumsum(kept) - kept, kept)
+        within = rank < max_evidence
+        owners.append(owner[within] + lo)
+        picked.append(position[within])
+    return np.concatenate(owners), np.concatenate(picked)
+
+
+def _ranges(count: I64) -> tuple[I64, I64]:
+    """For lengths n_k: (k repeated n_k times, 0..n_k-1 for each k)."""
+    owner = np.repeat(np.arange(count.size, dtype=np.int64), count)
+    offset = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    return owner, offset
+
+
+def _steps(sizes: I64) -> Iterator[tuple[int, int]]:
+    """Consecutive index ranges whose sizes add up to about `_STEP_ROWS` (at least one)."""
+    total = np.cumsum(sizes)
+    lo = 0
+    while lo < sizes.size:
+        base = int(total[lo - 1]) if lo else 0
+        hi = int(np.searchsorted(total, base + _STEP_ROWS, side="right"))
+        hi = max(hi, lo + 1)
+        yield lo, hi
+        lo = hi
