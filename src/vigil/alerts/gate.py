@@ -6,15 +6,21 @@ less than `throttle` before this alert's first event is a *repeat*: it is folded
 earlier alert (count added, last_seen extended, evidence topped up) instead of raising a
 new one. The earlier alert may be one of this run, or one stored by an earlier run (then
 this run reports it as *known* under the stored alert's id).
+
+The run's alerts are kept on a shelf (`alerts.shelf`): in memory, or as JSON text in a
+temporary file when a run may raise more alerts than memory should hold; each admitted
+alert is then encoded once, for the shelf and the store alike.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from vigil.alerts.documents import EncodedAlert, encode
 from vigil.alerts.model import MAX_EVIDENCE, Alert
+from vigil.alerts.shelf import AlertShelf, MemoryShelf
 from vigil.alerts.suppress import Suppression, first_match
 from vigil.clock import Clock
 from vigil.store.alerts import AlertRepository
@@ -38,6 +44,7 @@ class AlertGate:
         suppressions: list[Suppression] | None = None,
         repository: AlertRepository | None = None,
         max_evidence: int = MAX_EVIDENCE,
+        shelf: AlertShelf | None = None,
     ) -> None:
         self.clock = clock
         self.throttle = throttle
@@ -45,18 +52,20 @@ class AlertGate:
         self.repository = repository
         self.max_evidence = max_evidence
         # The alerts of this run, one per episode, repeats folded in; by id.
-        self.alerts: dict[str, Alert] = {}
+        self.alerts: AlertShelf = shelf if shelf is not None else MemoryShelf()
         # Ids of this run's alerts that continue an alert stored by an earlier run.
         self.known: set[str] = set()
         self.suppressed: Counter[str] = Counter()
         self.repeats = 0
-        self._latest: dict[str, str] = {}  # fingerprint → id of this run's newest alert
+        # fingerprint → (id, last_seen) of this run's newest alert with it
+        self._latest: dict[str, tuple[str, datetime]] = {}
 
     def admit(self, alerts: list[Alert]) -> GateOutcome:
         out = GateOutcome()
         now = self.clock.now()
         inserts: list[Alert] = []
         merges: list[tuple[str, Alert]] = []
+        encoded: dict[str, EncodedAlert] = {}
         unseen = [a.fingerprint for a in alerts if a.fingerprint not in self._latest]
         stored_by_fp = self.repository.latest(unseen) if self.repository and unseen else {}
         for incoming in sorted(alerts, key=lambda a: a.first_seen):
@@ -66,10 +75,12 @@ class AlertGate:
                 out.suppressed[rule.describe()] += 1
                 self.suppressed[rule.describe()] += 1
                 continue
-            mine = self.alerts.get(self._latest.get(alert.fingerprint, ""))
-            if mine is not None and alert.first_seen - mine.last_seen < self.throttle:
-                self.alerts[mine.id] = self._fold(mine, alert)
-                merges.append((mine.id, alert))
+            latest = self._latest.get(alert.fingerprint)
+            if latest is not None and alert.first_seen - latest[1] < self.throttle:
+                folded = self._fold(self.alerts[latest[0]], alert)
+                self.alerts.put(folded)
+                self._latest[alert.fingerprint] = (folded.id, folded.last_seen)
+                merges.append((folded.id, alert))
                 out.repeats.append(alert)
                 self.repeats += 1
                 continue
@@ -80,11 +91,13 @@ class AlertGate:
                 merges.append((alert.id, alert))
             else:
                 inserts.append(alert)
-            self.alerts[alert.id] = alert
-            self._latest[alert.fingerprint] = alert.id
+            if self.alerts.spills or self.repository is not None:
+                encoded[alert.id] = encode(alert)
+            self.alerts.put(alert, encoded.get(alert.id))
+            self._latest[alert.fingerprint] = (alert.id, alert.last_seen)
             out.raised.append(alert)
         if self.repository is not None:
-            self.repository.write(inserts, merges, now)
+            self.repository.write(inserts, merges, now, encoded)
         return out
 
     def _fold(self, mine: Alert, repeat: Alert) -> Alert:

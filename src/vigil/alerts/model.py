@@ -30,6 +30,13 @@ class Evidence:
             "message": self.message,
         }
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Evidence:
+        """The evidence `to_json` describes."""
+        return cls(
+            _from_iso(doc["@timestamp"]), doc["log.file.path"], doc["log.file.line"], doc["message"]
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -73,6 +80,28 @@ class Alert:
             "evidence": [e.to_json() for e in self.evidence],
         }
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Alert:
+        """The alert `to_json` describes (for alerts kept as JSON while a run goes on)."""
+        return cls(
+            rule_id=doc["rule_id"],
+            rule_name=doc["rule_name"],
+            title=doc["title"],
+            level=doc["level"],
+            entity=doc["entity"],
+            count=doc["count"],
+            first_seen=_from_iso(doc["first_seen"]),
+            last_seen=_from_iso(doc["last_seen"]),
+            tags=tuple(doc["tags"]),
+            evidence=tuple(Evidence.from_json(e) for e in doc["evidence"]),
+            author=doc["author"],
+            id=doc["id"],
+        )
+
 
 def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
+
+
+def _from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil import __version__
+from vigil.alerts.documents import write_json
 from vigil.cli.common import handles_errors, state, stderr
 from vigil.cli.notify import notify_app
 from vigil.cli.render import render_summary
@@ -258,7 +259,8 @@ def suppressions(
 def _emit(report: AnalysisReport, as_json: bool) -> None:
     if as_json:
         # Compact: only then does json use its C encoder (indent=2 was 1.2 s for 6k alerts).
-        sys.stdout.write(json.dumps(report.to_json(), default=str) + "\n")
+        # Alerts are written one at a time (see write_json).
+        write_json(report.to_json(), sys.stdout)
         return
     # Piped or captured output has no terminal width; rich would assume 80 columns and
     # fold every address in two.

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vigil.alerts.gate import AlertGate
+from vigil.alerts.shelf import SpillShelf
 from vigil.clock import Clock
 from vigil.config.models import VigilConfig
 from vigil.detect.rulepack import RulePack, load_pack
@@ -46,5 +47,8 @@ def detection_stage(
         suppressions=[s.build() for s in config.suppressions],
         repository=AlertRepository(db) if db is not None else None,
         max_evidence=config.alerts.max_evidence,
+        # With a store, a run can be a replay of months raising 10^5 alerts: they wait
+        # for the report on disk, not in memory.
+        shelf=SpillShelf() if db is not None else None,
     )
     return DetectionStage(pack, gate, clock, max_evidence=config.alerts.max_evidence)

@@ -10,6 +10,7 @@ decided, since no later event can change it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,8 +76,10 @@ class DetectionStage:
         self.gate.admit(self.correlation.flush(now + 2 * horizon + timedelta(seconds=1)))
 
     @property
-    def alerts(self) -> list[Alert]:
-        return sorted(self.gate.alerts.values(), key=lambda a: (a.first_seen, a.rule_name))
+    def alerts(self) -> Sequence[Alert]:
+        """The run's alerts by first event, then rule name (read when iterated, if the
+        gate spills them)."""
+        return self.gate.alerts.ordered()
 
     def summary(self) -> dict[str, Any]:
         """The detection section of the JSON document, beside "alerts"."""
@@ -91,10 +94,7 @@ class DetectionStage:
             "late_events": {s.rule_name: s.late for s in self.correlation.stats() if s.late},
         }
 
-    def alerts_json(self) -> list[dict[str, Any]]:
-        out = []
-        for alert in self.alerts:
-            doc = alert.to_json()
-            doc["new"] = alert.id not in self.gate.known
-            out.append(doc)
-        return out
+    def alerts_json(self) -> Sequence[dict[str, Any]]:
+        """The "alerts" of the JSON document, in `alerts` order; `"new"` is false for an
+        alert that continues one an earlier run stored."""
+        return self.gate.alerts.documents(self.gate.known)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from vigil.alerts.documents import EncodedAlert, encode
 from vigil.alerts.model import Alert
 from vigil.store.db import StateDB
 
@@ -35,8 +36,15 @@ class AlertRepository:
             out.update({fp: (aid, datetime.fromisoformat(seen)) for fp, aid, seen in rows})
         return out
 
-    def write(self, inserts: list[Alert], merges: list[tuple[str, Alert]], now: datetime) -> None:
-        """New alerts and repeats folded into stored ones, in one transaction."""
+    def write(
+        self,
+        inserts: list[Alert],
+        merges: list[tuple[str, Alert]],
+        now: datetime,
+        encoded: Mapping[str, EncodedAlert] | None = None,
+    ) -> None:
+        """New alerts and repeats folded into stored ones, in one transaction. `encoded`
+        holds alerts already encoded by id (the gate encodes each alert once)."""
         if not inserts and not merges:
             return
         stamp = now.isoformat()
@@ -45,7 +53,7 @@ class AlertRepository:
                 "INSERT INTO alerts (id, fingerprint, rule_id, rule_name, title, level, tags,"
                 " author, entity, count, first_seen, last_seen, evidence, repeats, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                [_row(alert, stamp) for alert in inserts],
+                [_row(alert, (encoded or {}).get(alert.id), stamp) for alert in inserts],
             )
             cur.executemany(
                 "UPDATE alerts SET count = count + ?, repeats = repeats + 1,"
@@ -70,8 +78,8 @@ class AlertRepository:
         return out
 
 
-def _row(alert: Alert, stamp: str) -> tuple[object, ...]:
-    doc = alert.to_json()
+def _row(alert: Alert, encoded: EncodedAlert | None, stamp: str) -> tuple[object, ...]:
+    enc = encoded or encode(alert)
     return (
         alert.id,
         alert.fingerprint,
@@ -79,13 +87,13 @@ def _row(alert: Alert, stamp: str) -> tuple[object, ...]:
         alert.rule_name,
         alert.title,
         alert.level,
-        json.dumps(doc["tags"]),
+        enc.tags,
         alert.author,
-        json.dumps(doc["entity"], default=str),
+        enc.entity,
         alert.count,
         alert.first_seen.isoformat(),
         alert.last_seen.isoformat(),
-        json.dumps(doc["evidence"], default=str),
+        enc.evidence,
         stamp,
         stamp,
     )

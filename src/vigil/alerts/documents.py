@@ -1,0 +1,97 @@
+"""Alerts as JSON documents: encoded once when the gate admits them, streamed into the
+report.
+
+`Alert.to_json` is the one shape of an alert outside Python (the `alerts` of `vigil
+analyze --json`, the store's columns). A run can raise tens of thousands of alerts, each
+with up to `max_evidence` events: encoding each one once, and writing the report's list
+one document at a time, keeps both the CPU and the memory of a run bounded by what one
+alert costs, not by all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, TextIO, overload
+
+from vigil.alerts.model import Alert
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedAlert:
+    """An alert's document as JSON text, and the parts the store keeps in columns."""
+
+    text: str  # the whole of Alert.to_json(), as json.dumps writes it
+    tags: str
+    entity: str
+    evidence: str
+
+
+def encode(alert: Alert) -> EncodedAlert:
+    doc = alert.to_json()
+    # The evidence is most of an alert: encoded once, shared by the text and the column.
+    evidence = json.dumps(doc.pop("evidence"), default=str)
+    head = json.dumps(doc, default=str)
+    return EncodedAlert(
+        text=f'{head[:-1]}, "evidence": {evidence}}}',
+        tags=json.dumps(doc["tags"]),
+        entity=json.dumps(doc["entity"], default=str),
+        evidence=evidence,
+    )
+
+
+def with_new_flag(text: str, new: bool) -> str:
+    """An encoded document with `"new"` added last, as the report has it."""
+    return f'{text[:-1]}, "new": {"true" if new else "false"}}}'
+
+
+class AlertDocuments(Sequence[dict[str, Any]]):
+    """The report's alert documents, read when iterated (from wherever the run keeps its
+    alerts) and written by `write_json` without ever holding all of them."""
+
+    def __init__(self, count: int, texts: Callable[[], Iterator[str]]) -> None:
+        self._count = count
+        self._texts = texts
+
+    def texts(self) -> Iterator[str]:
+        """Each document as JSON text, in report order."""
+        return self._texts()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for text in self._texts():
+            doc: dict[str, Any] = json.loads(text)
+            yield doc
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("alert document index out of range")
+        return next(islice(iter(self), index, None))
+
+
+def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
+    """Write `json.dumps(doc, default=str)` and a newline to `out`, the same text, but
+    with every `AlertDocuments` value written one alert at a time."""
+    out.write("{")
+    for n, (key, value) in enumerate(doc.items()):
+        out.write(f"{', ' if n else ''}{json.dumps(key)}: ")
+        if isinstance(value, AlertDocuments):
+            out.write("[")
+            for k, text in enumerate(value.texts()):
+                out.write(f", {text}" if k else text)
+            out.write("]")
+        else:
+            out.write(json.dumps(value, default=str))
+    out.write("}\n")

@@ -1,0 +1,69 @@
+"""Alert documents: encoded once, byte for byte what json.dumps writes, streamed into reports."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tests.alerts.factories import T0, alert
+from vigil.alerts.documents import AlertDocuments, encode, with_new_flag, write_json
+from vigil.alerts.model import Alert, Evidence
+
+
+def _with_evidence() -> Alert:
+    evidence = tuple(
+        Evidence(T0 + timedelta(seconds=n), "auth.log", n, f"Failed password for r\u00f6ot #{n}")
+        for n in range(3)
+    )
+    return replace(alert(**{"source.ip": "203.0.113.7", "destination.port": 22}), evidence=evidence)
+
+
+def test_encoded_text_is_what_json_dumps_writes() -> None:
+    """The whole text and each column part equal json.dumps of the alert's document."""
+    a = _with_evidence()
+    doc = a.to_json()
+    enc = encode(a)
+    assert enc.text == json.dumps(doc, default=str)
+    assert enc.evidence == json.dumps(doc["evidence"], default=str)
+    assert (json.loads(enc.tags), json.loads(enc.entity)) == (doc["tags"], doc["entity"])
+
+
+def test_alert_survives_its_json() -> None:
+    """An alert rebuilt from its document equals it, evidence and id included."""
+    a = _with_evidence()
+    assert Alert.from_json(json.loads(encode(a).text)) == a
+
+
+def test_new_flag_comes_last() -> None:
+    """The report's "new" key is appended after the evidence, as a JSON boolean."""
+    text = with_new_flag(encode(alert()).text, new=False)
+    assert list(json.loads(text))[-2:] == ["evidence", "new"]
+    assert json.loads(text)["new"] is False
+
+
+def test_write_json_equals_json_dumps_with_streamed_alerts() -> None:
+    """A document holding AlertDocuments is written as json.dumps writes the plain list."""
+    texts = [with_new_flag(encode(a).text, new=True) for a in (_with_evidence(), alert())]
+    docs = AlertDocuments(len(texts), lambda: iter(texts))
+    out = io.StringIO()
+    write_json(
+        {"vigil": "x", "alerts": docs, "empty": AlertDocuments(0, lambda: iter(())), "n": 1}, out
+    )
+    plain = {"vigil": "x", "alerts": [json.loads(t) for t in texts], "empty": [], "n": 1}
+    assert out.getvalue() == json.dumps(plain, default=str) + "\n"
+
+
+def test_documents_read_like_a_list() -> None:
+    """Length, iteration, indexing and slicing give the decoded documents."""
+    texts = [encode(alert(count=n)).text for n in (1, 2, 3)]
+    docs = AlertDocuments(3, lambda: iter(texts))
+    assert len(docs) == 3
+    assert [d["count"] for d in docs] == [1, 2, 3]
+    assert (docs[1]["count"], docs[-1]["count"]) == (2, 3)
+    assert [d["count"] for d in docs[1:]] == [2, 3]
+    with pytest.raises(IndexError, match="out of range"):
+        docs[3]
