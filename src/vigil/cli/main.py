@@ -49,6 +49,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Docstrings are wrapped at 100 columns: markdown joins a paragraph's lines again.
+    rich_markup_mode="markdown",
 )
 
 app.add_typer(rules_app, name="rules")
@@ -75,7 +77,7 @@ def main_options(
         typer.Option(
             "--state-dir",
             envvar="VIGIL_STATE_DIR",
-            help="Where vigil keeps its state [default: var].",
+            help="Where vigil keeps its state (default: var).",
         ),
     ] = None,
     config: Annotated[
@@ -84,7 +86,7 @@ def main_options(
             "--config",
             "-c",
             envvar="VIGIL_CONFIG",
-            help=f"Configuration file [default: ./{DEFAULT_CONFIG_NAME} if it exists].",
+            help=f"Configuration file (default: ./{DEFAULT_CONFIG_NAME} if it exists).",
         ),
     ] = None,
     version: Annotated[  # noqa: ARG001 - handled by its eager callback
@@ -115,14 +117,14 @@ def analyze_cmd(
     tz: Annotated[
         str | None,
         typer.Option(
-            "--tz", help="Zone of timestamps that carry none [default: config, else UTC]."
+            "--tz", help="Zone of timestamps that carry none (default: config, else UTC)."
         ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document to stdout.")
     ] = False,
     store: Annotated[
-        bool, typer.Option("--store", help="Keep events as Parquet under <state-dir>/events/.")
+        bool, typer.Option("--store", help="Keep events as Parquet under STATE_DIR/events/.")
     ] = False,
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected lines (JSON lines) to PATH.")
@@ -154,7 +156,7 @@ def analyze_cmd(
     ] = True,
 ) -> None:
     """Parse logs, find attacks in them with the rules, summarise; alerts are kept in
-    <state-dir>/vigil.db, events too with --store."""
+    STATE_DIR/vigil.db, events too with --store."""
     config = state.config
     tz = tz or config.timezone
     _check_tz(tz)

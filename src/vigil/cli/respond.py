@@ -58,7 +58,7 @@ def ban(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit.")] = None,
     responder: Annotated[
         str | None,
-        typer.Option("--responder", help="Responder name [default: the first that blocks]."),
+        typer.Option("--responder", help="Responder name (default: the first that blocks)."),
     ] = None,
     apply: ApplyOption = False,
     as_json: JsonOption = False,
