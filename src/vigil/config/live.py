@@ -30,9 +30,12 @@ from vigil.sources.tail import DEFAULT_MAX_LINE
 
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# Chosen by bench/live.py on the 2-core reference machine: see README "Live monitoring".
-DEFAULT_BATCH_LINES = 5000
+# Chosen with bench/live.py on the 2-core reference machine (README, "Live monitoring"):
+# a batch closes after batch_ms while the pipeline keeps up, so batch_lines only sizes
+# the batches of a backlog, where bigger batches keep up with more (300k lines/s).
+DEFAULT_BATCH_LINES = 50_000
 DEFAULT_BATCH_MS = 100
+DEFAULT_QUEUE_CHUNKS = 16
 DEFAULT_METRICS = "127.0.0.1:9466"
 
 
@@ -114,7 +117,10 @@ class LiveSettings(_Strict):
         default=DEFAULT_BATCH_MS, ge=1, le=60_000, description="... or this long after it opened"
     )
     queue_chunks: int = Field(
-        default=64, ge=1, le=100_000, description="chunks waiting between sources and pipeline"
+        default=DEFAULT_QUEUE_CHUNKS,
+        ge=1,
+        le=100_000,
+        description="chunks (up to 1 MiB of lines each) waiting between sources and pipeline",
     )
     tick: float = Field(
         default=1.0, ge=0.05, le=60, description="seconds between timer runs (expiry, status)"
