@@ -78,6 +78,10 @@ def running(cfg: Path, state: Path) -> Iterator[Running]:
     r.ready.wait(30)
     try:
         yield r
+    except AssertionError:
+        if r.error is not None:
+            raise AssertionError(f"the daemon failed: {r.error!r}") from r.error
+        raise
     finally:
         r.flags.request_stop("test")
         r.thread.join(30)

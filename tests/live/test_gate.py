@@ -57,3 +57,16 @@ def test_later_episode_and_other_rules_pass(tmp_path: Path) -> None:
     assert len(out.raised) == 2 and again.duplicates == 0
     assert len(again.take_raised()) == 2 and again.take_raised() == []
     assert stored(repo) == 2
+
+
+def test_prune_forgets_old_alerts_without_changing_decisions(tmp_path: Path) -> None:
+    """Alerts older than the throttle leave memory; a repeat of one is still folded into
+    its stored row (found by fingerprint), and a recent one stays in memory."""
+    g, repo = gate(tmp_path)
+    g.admit([alert(), alert(at=timedelta(hours=23), **{"source.ip": "198.51.100.9"})])
+    assert g.prune() == 1
+    assert len(g.alerts) == 1
+    g.admit([alert(at=timedelta(minutes=30))])
+    assert repo.db.conn.execute(
+        "SELECT count, repeats FROM alerts WHERE entity LIKE '%203.0.113.7%'"
+    ).fetchall() == [(10, 1)]

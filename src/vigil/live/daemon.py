@@ -182,7 +182,7 @@ class Daemon:
         chunks: queue.Queue[RawChunk] = queue.Queue(maxsize=live.queue_chunks)
         return Generation(
             config=config,
-            sources=build_sources(config, self.checkpoints, self.clock),
+            sources=build_sources(config, self.checkpoints, self.clock, self.state_dir),
             chunks=chunks,
             collector=BatchCollector(chunks, lines=live.batch_lines, ms=live.batch_ms),
             parsers=LiveParsers(
@@ -269,6 +269,7 @@ class Daemon:
                     if gen.notifier is not None:
                         gen.notifier.alerts(raised, actions)
             gen.save(self.checkpoints, set(gen.marks.marks) & set(gen.commits), cur, now)
+        gen.gate.prune()
         expired = gen.engine.expire()
         for alert in raised:
             self.metrics.inc("vigil_alerts_total", rule=alert.rule_name)
@@ -316,7 +317,8 @@ class Daemon:
         try:
             config = load_config(self.config_path)
             pack = rule_pack_from_config(config)
-            build_sources(config, self.checkpoints, self.clock)  # settings that cannot start
+            # Sources are built (not started) to refuse settings that cannot work.
+            build_sources(config, self.checkpoints, self.clock, self.state_dir)
         except VigilError as e:
             log.error("reload refused, the running configuration stays: %s", e)
             return gen

@@ -9,6 +9,11 @@ it settled on a timer after the last line it read. Such an alert starts before t
 stored alert of its rule and entity ends; a new episode of the same rule and entity
 always starts after it (episodes are separated by a gap longer than the window), so
 the gate drops exactly these.
+
+A daemon runs for months: the base gate keeps every alert of its run in memory, which
+`prune` bounds. An alert whose last event is more than the throttle before now can no
+longer take a repeat from memory alone; the stored row (asked by fingerprint) still
+answers, so forgetting it changes no decision.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from vigil.alerts.gate import AlertGate, GateOutcome
 from vigil.alerts.model import Alert
+from vigil.alerts.shelf import MemoryShelf
 from vigil.clock import Clock
 from vigil.store.alerts import AlertRepository
 
@@ -33,7 +39,10 @@ class LiveGate(AlertGate):
         throttle: timedelta,
         **kwargs: Any,
     ) -> None:
-        super().__init__(clock, repository=repository, throttle=throttle, **kwargs)
+        self._shelf = _DroppingShelf()
+        super().__init__(
+            clock, repository=repository, throttle=throttle, shelf=self._shelf, **kwargs
+        )
         self.correlation_rules = frozenset(correlation_rules)
         self.replaying = False
         self.replayed = 0  # alerts of re-read lines, dropped
@@ -52,6 +61,16 @@ class LiveGate(AlertGate):
     def take_raised(self) -> list[Alert]:
         raised, self.raised = self.raised, []
         return raised
+
+    def prune(self) -> int:
+        """Forget alerts too old to take a repeat from memory; how many went."""
+        horizon = self.clock.now() - self.throttle
+        old = [fp for fp, (_, last) in self._latest.items() if last < horizon]
+        for fp in old:
+            alert_id, _ = self._latest.pop(fp)
+            self._shelf.drop(alert_id)
+            self.known.discard(alert_id)
+        return len(old)
 
     def _not_stored(self, alerts: list[Alert]) -> list[Alert]:
         # Alerts of this run are folded by the base gate; only the first of a
@@ -76,3 +95,10 @@ class LiveGate(AlertGate):
                 continue
             keep.append(alert)
         return keep
+
+
+class _DroppingShelf(MemoryShelf):
+    """The run's alerts in memory, from which the gate lets old ones go."""
+
+    def drop(self, alert_id: str) -> None:
+        self._alerts.pop(alert_id, None)

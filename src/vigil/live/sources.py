@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from vigil.clock import Clock
 from vigil.config.live import DirSourceSettings, FileSourceSettings
 from vigil.config.models import VigilConfig
-from vigil.errors import ConfigError
 from vigil.live.checkpoints import CheckpointStore
 from vigil.live.parsing import SourceFormat
 from vigil.sources.http_ingest import HttpIngestSource
+from vigil.sources.journald import JournaldSource, default_cursor_path
 from vigil.sources.live import LiveSource
 from vigil.sources.net_settings import HttpSettings, JournaldSettings, SyslogSettings
 from vigil.sources.syslog_net import SyslogSource
@@ -16,7 +18,7 @@ from vigil.sources.tail import TailSource
 
 
 def build_sources(
-    config: VigilConfig, checkpoints: CheckpointStore, clock: Clock
+    config: VigilConfig, checkpoints: CheckpointStore, clock: Clock, state_dir: Path
 ) -> dict[str, LiveSource]:
     out: dict[str, LiveSource] = {}
     for name, s in config.sources.items():
@@ -37,8 +39,8 @@ def build_sources(
         elif isinstance(s, HttpSettings):
             out[name] = HttpIngestSource(name, s, clock)
         elif isinstance(s, JournaldSettings):
-            # The journald reader is not part of this build yet: say so at start, not later.
-            raise ConfigError(f"sources.{name}: type journald is not available in this vigil")
+            cursor = default_cursor_path(state_dir, name)
+            out[name] = JournaldSource(name, s, clock, cursor_path=cursor)
     return out
 
 
