@@ -25,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -56,6 +57,9 @@ class Result:
     p50: float
     p99: float
     peak_rss_mb: int | None
+    # Resident memory a tenth into the writing and at its end: flat when they agree.
+    rss_early_mb: int | None
+    rss_end_mb: int | None
     cpu_s: float | None
     load: str
 
@@ -97,6 +101,38 @@ def _proc_stats(pid: int) -> tuple[int | None, float | None]:
     return hwm, cpu
 
 
+class _RssSampler:
+    """Samples a process's resident memory every second while the feed is written."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
+                    rss = next(int(x.split()[1]) // 1024 for x in f if x.startswith("VmRSS:"))
+            except (OSError, StopIteration):
+                return
+            self.samples.append(rss)
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def early_and_end(self) -> tuple[int | None, int | None]:
+        if not self.samples:
+            return None, None
+        return self.samples[len(self.samples) // 10], self.samples[-1]
+
+
 def _wait_line(path: Path, text: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -131,7 +167,8 @@ def run_vigil(rate: int, args: argparse.Namespace, work: Path) -> Result:
         _wait_line(err, '"msg": "running"', 60)
         feed = Feed(log, rate, args.seconds, args.attackers_per_second)
         load = _load()
-        feed.run()
+        with _RssSampler(proc.pid) as rss_samples:
+            feed.run()
         db = state / "vigil.db"
 
         def read() -> dict[str, float]:
@@ -149,10 +186,7 @@ def run_vigil(rate: int, args: argparse.Namespace, work: Path) -> Result:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-    p50, p99, n = _latencies(feed, acted)
-    return Result(
-        "vigil", rate, feed.achieved, feed.written, len(feed.triggers), n, p50, p99, rss, cpu, load
-    )
+    return _result("vigil", feed, acted, rss, rss_samples, cpu, load)
 
 
 _F2B_ACTION = """[Definition]
@@ -208,7 +242,8 @@ def run_fail2ban(rate: int, args: argparse.Namespace, work: Path) -> Result | No
             time.sleep(0.2)
         feed = Feed(log, rate, args.seconds, args.attackers_per_second)
         load = _load()
-        feed.run()
+        with _RssSampler(server.pid) as rss_samples:
+            feed.run()
         bans = work / "bans.log"
 
         def read() -> dict[str, float]:
@@ -227,20 +262,24 @@ def run_fail2ban(rate: int, args: argparse.Namespace, work: Path) -> Result | No
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+    return _result("fail2ban", feed, acted, rss, rss_samples, cpu, load)
+
+
+def _result(
+    tool: str,
+    feed: Feed,
+    acted: dict[str, float],
+    peak: int | None,
+    samples: _RssSampler,
+    cpu: float | None,
+    load: str,
+) -> Result:
     p50, p99, n = _latencies(feed, acted)
+    early, end = samples.early_and_end()
     return Result(
-        "fail2ban",
-        rate,
-        feed.achieved,
-        feed.written,
-        len(feed.triggers),
-        n,
-        p50,
-        p99,
-        rss,
-        cpu,
-        load,
-    )
+        tool, feed.rate, feed.achieved, feed.written, len(feed.triggers), n, p50, p99,
+        peak, early, end, cpu, load,
+    )  # fmt: skip
 
 
 def _load() -> str:
@@ -255,13 +294,14 @@ def _s(value: float) -> str:
 def report(results: list[Result]) -> str:
     head = (
         f"{'tool':<9} {'rate/s':>8} {'written/s':>9} {'attackers':>9} {'acted':>6} "
-        f"{'p50 s':>7} {'p99 s':>7} {'RSS MB':>7} {'CPU s':>6}  load"
+        f"{'p50 s':>7} {'p99 s':>7} {'peak MB':>7} {'RSS MB':>9} {'CPU s':>6}  load"
     )
     rows = [head, "-" * len(head)]
     for r in results:
         rows.append(
             f"{r.tool:<9} {r.rate:>8} {r.achieved:>9.0f} {r.attackers:>9} {r.acted:>6} "
             f"{_s(r.p50):>7} {_s(r.p99):>7} {r.peak_rss_mb or '-':>7} "
+            f"{f'{r.rss_early_mb}>{r.rss_end_mb}' if r.rss_end_mb else '-':>9} "
             f"{'-' if r.cpu_s is None else f'{r.cpu_s:.1f}':>6}  {r.load}"
         )
     for tool in sorted({r.tool for r in results}):
