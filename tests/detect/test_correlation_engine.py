@@ -139,6 +139,27 @@ def test_events_split_across_batches_fire_once() -> None:
     assert [e.line for e in third[0].evidence] == [1, 2, 3, 4, 5]
 
 
+def test_a_fired_episode_takes_later_single_events() -> None:
+    """Single events after a firing stay in its episode: no second alert from a key
+    whose new rows alone are too few to count, among many keys that are too few."""
+    eng = engine()
+
+    def batch(minutes: list[float], line: int) -> list[Alert]:
+        # One event each from four addresses seen once: keys that cannot fire.
+        others = [
+            rows([minutes[0]], f"192.0.2.{4 * line + n}", first_line=99 + n) for n in range(4)
+        ]
+        return eng.process({"ssh_failed": pl.concat([rows(minutes, first_line=line), *others])})
+
+    fired = batch([0, 1, 2, 3, 4], 1)
+    # Nine minutes apart: one episode, whose first rows expire on the way.
+    later = [batch([m], 6 + k) for k, m in enumerate((13, 22, 31))]
+    more = batch([35, 35.5, 36, 36.5], 20)
+    assert [a.count for a in fired] == [5]
+    assert later == [[]] * 3
+    assert more == []
+
+
 def test_state_carries_across_files() -> None:
     """auth.log.1 then auth.log: one window across the rotation, evidence from both files."""
     eng = engine()

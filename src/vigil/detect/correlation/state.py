@@ -32,6 +32,10 @@ from vigil.detect.correlation.windows import (
 )
 
 _MAX = np.iinfo(np.int64).max
+# Share of a block's rows in keys that may fire above which it is measured whole.
+_MOSTLY_HOT = 0.7
+# Blocks measured whole without the prefilter after a mostly hot one.
+_SKIP_AFTER_HOT = 4
 _US = timedelta(microseconds=1)
 
 
@@ -56,6 +60,8 @@ class RuleState:
     counters: RuleCounters = field(init=False, default_factory=RuleCounters)
     span: int = field(init=False)  # the timespan in microseconds
     keys: list[str] = field(init=False)
+    # Blocks still to measure whole before the cold-key prefilter looks again.
+    _unsplit: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.carry = R.empty(self.spec)
@@ -81,8 +87,12 @@ class RuleState:
                 block = pl.concat([block, rows], how="vertical")
             else:
                 block, rest = rows, self.carry
-            block, fired = self._evaluate(block, block.height - rows.height)
-            self.carry = pl.concat([rest, block], how="vertical") if rest.height else block
+            carried = block.height - rows.height
+            block, cold = self._without_cold_keys(block)
+            if block.height:
+                block, fired = self._evaluate(block, carried)
+            parts = [part for part in (rest, cold, block) if part.height] or [block]
+            self.carry = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
         fired.extend(self.advance(after))
         self.counters.alerts += len(fired)
         return fired
@@ -113,6 +123,41 @@ class RuleState:
             wanted = set(kept.unique().iter_rows())
             self.pending = {k: v for k, v in self.pending.items() if k in wanted}
         return alerts
+
+    def _without_cold_keys(self, block: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(rows of keys that may fire, rows of keys that cannot), the tumbling-count
+        prefilter: no window of a key holds more weight, values or listed rules than all
+        of the key's rows together, so a key whose rows fall short of the lower bound
+        has nothing to decide now, and its rows are carried as they are. Keys with a
+        fired episode are always measured (new rows may join it); rules with an upper
+        bound follow every peak, so they are not prefiltered."""
+        need = self.spec.min_required
+        if self.spec.deferred or need < 2:
+            return block, block.clear()
+        if self._unsplit > 0:
+            # The last blocks were mostly hot: the next few are measured whole without
+            # looking (the result is the same either way; only the cost differs).
+            self._unsplit -= 1
+            return block, block.clear()
+        total = pl.col(R.W).sum() if self.spec.kind is CorrelationKind.EVENT_COUNT else None
+        measure = total if total is not None else pl.col(R.V).n_unique()
+        # Keys by hash: two keys sharing one only add up, so a cold key is truly cold.
+        keys = (
+            block.lazy()
+            .group_by(R.H)
+            .agg(
+                (pl.col(R.DONE).any() | (measure >= need)).alias("_hot"),
+                pl.len().alias("_rows"),
+            )
+            .filter(pl.col("_hot"))
+            .collect()
+        )
+        if keys.get_column("_rows").sum() > _MOSTLY_HOT * block.height:
+            # Splitting would cost more than measuring the few cold rows.
+            self._unsplit = _SKIP_AFTER_HOT
+            return block, block.clear()
+        keep = pl.col(R.H).is_in(keys.get_column(R.H).implode())
+        return block.filter(keep), block.filter(~keep)
 
     def _winning(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.filter(pl.Series(self.spec.holds(frame[R.PEAK].to_numpy())))
