@@ -36,7 +36,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.live_feed import Feed, percentile
-from vigil.config.live import DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS
+from vigil.config.live import DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS, DEFAULT_POLL
 
 ROOT = Path(__file__).resolve().parent.parent
 VIGIL = ROOT / ".venv" / "bin" / "vigil"
@@ -60,7 +60,7 @@ class Result:
     # Resident memory a tenth into the writing and at its end: flat when they agree.
     rss_early_mb: int | None
     rss_end_mb: int | None
-    cpu_s: float | None
+    cpu_s: float | None  # while the feed was written and acted on (start-up left out)
     load: str
 
     @property
@@ -68,13 +68,24 @@ class Result:
         return self.acted == self.attackers and self.p99 < TARGET_P99
 
 
-def _vigil_config(work: Path, feed: Path, batch_lines: int, batch_ms: int) -> Path:
+def _vigil_config(work: Path, feed: Path, args: argparse.Namespace) -> Path:
     cfg = work / "vigil.yaml"
     cfg.write_text(
         json.dumps(
             {
-                "sources": {"auth": {"type": "file", "paths": [str(feed)], "format": "sshd"}},
-                "live": {"metrics": None, "batch_lines": batch_lines, "batch_ms": batch_ms},
+                "sources": {
+                    "auth": {
+                        "type": "file",
+                        "paths": [str(feed)],
+                        "format": "sshd",
+                        "poll_interval": args.poll,
+                    }
+                },
+                "live": {
+                    "metrics": None,
+                    "batch_lines": args.batch_lines,
+                    "batch_ms": args.batch_ms,
+                },
                 # Every brute force gets a planned block: no rate limit in the way.
                 "respond": {
                     "mode": "dry-run",
@@ -159,7 +170,7 @@ def _wait_acted(feed: Feed, read: Any) -> dict[str, float]:
 def run_vigil(rate: int, args: argparse.Namespace, work: Path) -> Result:
     log, state, err = work / "auth.log", work / "var", work / "vigil.err"
     log.touch()
-    cfg = _vigil_config(work, log, args.batch_lines, args.batch_ms)
+    cfg = _vigil_config(work, log, args)
     env = {**os.environ, "VIGIL_STATE_DIR": str(state)}
     with err.open("wb") as stderr:
         proc = subprocess.Popen([str(VIGIL), "run", "-c", str(cfg)], env=env, stderr=stderr)
@@ -167,6 +178,7 @@ def run_vigil(rate: int, args: argparse.Namespace, work: Path) -> Result:
         _wait_line(err, '"msg": "running"', 60)
         feed = Feed(log, rate, args.seconds, args.attackers_per_second)
         load = _load()
+        _, cpu_before = _proc_stats(proc.pid)
         with _RssSampler(proc.pid) as rss_samples:
             feed.run()
         db = state / "vigil.db"
@@ -183,6 +195,7 @@ def run_vigil(rate: int, args: argparse.Namespace, work: Path) -> Result:
 
         acted = _wait_acted(feed, read)
         rss, cpu = _proc_stats(proc.pid)
+        cpu = cpu - cpu_before if cpu is not None and cpu_before is not None else None
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -242,6 +255,7 @@ def run_fail2ban(rate: int, args: argparse.Namespace, work: Path) -> Result | No
             time.sleep(0.2)
         feed = Feed(log, rate, args.seconds, args.attackers_per_second)
         load = _load()
+        _, cpu_before = _proc_stats(server.pid)
         with _RssSampler(server.pid) as rss_samples:
             feed.run()
         bans = work / "bans.log"
@@ -256,6 +270,7 @@ def run_fail2ban(rate: int, args: argparse.Namespace, work: Path) -> Result | No
 
         acted = _wait_acted(feed, read)
         rss, cpu = _proc_stats(server.pid)
+        cpu = cpu - cpu_before if cpu is not None and cpu_before is not None else None
     finally:
         subprocess.run(["fail2ban-client", *base, "stop"], capture_output=True, check=False)
         try:
@@ -318,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attackers-per-second", type=float, default=5.0)
     parser.add_argument("--batch-lines", type=int, default=DEFAULT_BATCH_LINES)
     parser.add_argument("--batch-ms", type=int, default=DEFAULT_BATCH_MS)
+    parser.add_argument("--poll", type=float, default=DEFAULT_POLL, help="file poll interval, s")
     parser.add_argument("--no-fail2ban", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -334,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(report([result]).splitlines()[2], flush=True)
     print()
     print(report(results))
-    print(f"cores: {os.cpu_count()}; batch_lines {args.batch_lines}, batch_ms {args.batch_ms}")
+    print(
+        f"cores: {os.cpu_count()}; batch_lines {args.batch_lines}, batch_ms {args.batch_ms},"
+        f" poll {args.poll} s"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return 0

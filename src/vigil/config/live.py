@@ -36,6 +36,7 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_BATCH_LINES = 50_000
 DEFAULT_BATCH_MS = 100
 DEFAULT_QUEUE_CHUNKS = 16
+DEFAULT_POLL = 0.1
 DEFAULT_METRICS = "127.0.0.1:9466"
 
 
@@ -60,7 +61,7 @@ class _TailSettings(_Strict):
         default="end", description="where files present on the source's first start are read from"
     )
     poll_interval: float = Field(
-        default=0.1, ge=0.01, le=60, description="seconds between checks for new lines"
+        default=DEFAULT_POLL, ge=0.01, le=60, description="seconds between checks for new lines"
     )
     rotate_wait: Duration = Field(
         default=timedelta(seconds=5),
