@@ -6,6 +6,7 @@ most recent alerts.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -98,9 +99,10 @@ def read_status(db: StateDB, *, alerts: int = 10) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(found[0]) if found else {"state": "never run"}
     if found and doc.get("state") == "running":
         doc["health"] = _probe(doc.get("metrics"))
-        if doc["health"] is None:
-            # No answer: crashed, killed, or serving no metrics; the snapshot is all we have.
-            doc["state"] = "not answering" if doc.get("metrics") else "running (no metrics)"
+        if not _alive(doc.get("pid")):
+            doc["state"] = "gone (killed or crashed)"
+        elif doc["health"] is None and doc.get("metrics"):
+            doc["state"] = "not answering"
     doc["checkpoints"] = [
         {
             "source": c.source,
@@ -114,6 +116,19 @@ def read_status(db: StateDB, *, alerts: int = 10) -> dict[str, Any]:
     ]
     doc["recent_alerts"] = AlertRepository(db).recent(alerts)
     return doc
+
+
+def _alive(pid: object) -> bool:
+    """Whether the process that wrote the status still runs (on this host)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _probe(address: str | None) -> dict[str, Any] | None:
