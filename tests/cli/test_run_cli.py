@@ -10,8 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.live.sshlog import attack_log, checkpoint_line, config, wait_for, write
-from tests.live.test_daemon import running
+from tests.live.support import attack_log, checkpoint_line, config, running, wait_for, write
 from vigil.cli.main import app
 from vigil.errors import ExitCode
 from vigil.live.checkpoints import CheckpointStore

@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.live.sshlog import (
+from tests.live.support import (
     attack,
     attack_log,
     attacker,
@@ -25,69 +22,10 @@ from tests.live.sshlog import (
     config,
     duplicates,
     query,
+    running,
     wait_for,
     write,
 )
-from vigil.config.loader import load_config
-from vigil.live.daemon import Daemon
-from vigil.live.signals import Flags
-from vigil.sources.tail import TailSource
-
-
-class Running:
-    """A Daemon on a thread of its own (its database connection is that thread's)."""
-
-    def __init__(self, cfg: Path, state: Path) -> None:
-        self.flags = Flags()
-        self.daemon: Daemon | None = None
-        self.error: BaseException | None = None
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(cfg, state), daemon=True)
-
-    def _run(self, cfg: Path, state: Path) -> None:
-        try:
-            self.daemon = Daemon(load_config(cfg), cfg, state_dir=state, flags=self.flags)
-            self.ready.set()
-            self.daemon.run()
-        except BaseException as e:
-            self.error = e
-            self.ready.set()
-
-    def metrics(self) -> str:
-        assert self.daemon is not None and self.daemon.server is not None
-        host, port = self.daemon.server.address
-        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as r:
-            return str(r.read().decode())
-
-    def caught_up(self) -> bool:
-        """Every file source has looked at its files once."""
-        gen = self.daemon.gen if self.daemon is not None else None
-        return gen is not None and all(
-            s.caught_up() for s in gen.sources.values() if isinstance(s, TailSource)
-        )
-
-    def counter(self, name: str, **labels: str) -> float:
-        assert self.daemon is not None
-        return self.daemon.metrics.value(name, **labels)
-
-
-@contextmanager
-def running(cfg: Path, state: Path) -> Iterator[Running]:
-    r = Running(cfg, state)
-    r.thread.start()
-    r.ready.wait(30)
-    try:
-        yield r
-    except AssertionError:
-        if r.error is not None:
-            raise AssertionError(f"the daemon failed: {r.error!r}") from r.error
-        raise
-    finally:
-        r.flags.request_stop("test")
-        r.thread.join(30)
-    assert not r.thread.is_alive()
-    if r.error is not None:
-        raise r.error
 
 
 @pytest.fixture

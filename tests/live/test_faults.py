@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.sshlog import (
+from tests.live.support import (
     attack,
     attack_log,
     attacker,

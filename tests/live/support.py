@@ -1,6 +1,10 @@
-"""sshd lines for live tests: planted brute-force attackers among benign lines, dated
-up to now. Dates matter: once it has caught up, the live monitor moves its windows to
-the clock, and a line dated more than a window before it arrives is late (ignored)."""
+"""What the live tests share: sshd lines with planted brute-force attackers among benign
+lines, configurations, waiting with a deadline, the state database read from outside,
+and the monitor run as a process or on a thread.
+
+The lines are dated up to now. Dates matter: once it has caught up, the live monitor
+moves its windows to the clock, and a line dated more than a window before it arrives is
+late (ignored)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from vigil.config.loader import load_config
+from vigil.live.daemon import Daemon
+from vigil.live.signals import Flags
+from vigil.sources.tail import TailSource
 
 VIGIL = [sys.executable, "-m", "vigil"]
 # Lines of attack_log per second of event time.
@@ -146,3 +157,59 @@ def vigil_run(
         proc.wait(30)
         if stderr is not None:
             err.close()  # type: ignore[union-attr]
+
+
+class Running:
+    """A Daemon on a thread of its own (its database connection is that thread's)."""
+
+    def __init__(self, cfg: Path, state: Path) -> None:
+        self.flags = Flags()
+        self.daemon: Daemon | None = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(cfg, state), daemon=True)
+
+    def _run(self, cfg: Path, state: Path) -> None:
+        try:
+            self.daemon = Daemon(load_config(cfg), cfg, state_dir=state, flags=self.flags)
+            self.ready.set()
+            self.daemon.run()
+        except BaseException as e:
+            self.error = e
+            self.ready.set()
+
+    def metrics(self) -> str:
+        assert self.daemon is not None and self.daemon.server is not None
+        host, port = self.daemon.server.address
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+    def caught_up(self) -> bool:
+        """Every file source has looked at its files once."""
+        gen = self.daemon.gen if self.daemon is not None else None
+        return gen is not None and all(
+            s.caught_up() for s in gen.sources.values() if isinstance(s, TailSource)
+        )
+
+    def counter(self, name: str, **labels: str) -> float:
+        assert self.daemon is not None
+        return self.daemon.metrics.value(name, **labels)
+
+
+@contextmanager
+def running(cfg: Path, state: Path) -> Iterator[Running]:
+    r = Running(cfg, state)
+    r.thread.start()
+    r.ready.wait(30)
+    try:
+        yield r
+    except AssertionError:
+        if r.error is not None:
+            raise AssertionError(f"the daemon failed: {r.error!r}") from r.error
+        raise
+    finally:
+        r.flags.request_stop("test")
+        r.thread.join(30)
+    assert not r.thread.is_alive()
+    if r.error is not None:
+        raise r.error
