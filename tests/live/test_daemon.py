@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.live.support import (
     attack,
@@ -26,6 +27,7 @@ from tests.live.support import (
     wait_for,
     write,
 )
+from tests.notify.receivers import http_receiver
 
 
 @pytest.fixture
@@ -134,3 +136,21 @@ def test_reload_applies_a_valid_config_and_refuses_a_broken_one(
         read = r.counter("vigil_lines_total", source="auth")
         assert read - r.counter("vigil_replayed_lines_total", source="auth") == 56
         assert r.counter("vigil_lines_total", source="web") == 50
+
+
+def test_alerts_are_notified_beside_the_pipeline(tmp_path: Path, state: Path) -> None:
+    """A configured channel gets the alert: queued in the batch's transaction, sent from
+    the outbox by the delivery thread."""
+    log = tmp_path / "auth.log"
+    write(log, attack_log(100, 0))
+    with http_receiver() as hook:
+        cfg = config(tmp_path / "vigil.yaml", auth_source(log, start_at="beginning"))
+        text = cfg.read_text()
+        channels = {"channels": {"hook": {"url": f"json://127.0.0.1:{hook.port}/hook"}}}
+        cfg.write_text(text + yaml.safe_dump({"notify": channels}))
+        with running(cfg, state) as r:
+            wait_for(r.caught_up)
+            write(log, attack(attacker(11)), "a")
+            (posted,) = hook.wait(1)
+        assert attacker(11) in posted.json()["message"]
+    assert query(state / "vigil.db", "SELECT state FROM outbox") == [("sent",)]

@@ -39,6 +39,7 @@ from vigil.detect.stage import DetectionStage
 from vigil.errors import StorageError, VigilError
 from vigil.live.batching import BatchCollector
 from vigil.live.checkpoints import CheckpointStore
+from vigil.live.delivery import DeliveryThread
 from vigil.live.gate import LiveGate
 from vigil.live.generation import MARKERS, Generation
 from vigil.live.http import MetricsServer
@@ -150,6 +151,8 @@ class Daemon:
             for source in started:
                 source.stop()
             raise
+        if gen.delivery is not None:
+            gen.delivery.start()
         if gen.engine.enforce:
             self._reconcile(gen)
         log.info(
@@ -195,6 +198,9 @@ class Daemon:
             gate=gate,
             engine=engine,
             notifier=notifier if notifier.enabled else None,
+            delivery=DeliveryThread(config.notify, self.db.path, self.clock, live.tick)
+            if notifier.enabled
+            else None,
             marks=ReplayMarks(),
         )
 
@@ -285,8 +291,6 @@ class Daemon:
                 self.metrics.set("vigil_source_backlog_bytes", source.backlog_bytes(), source=name)
         if self._snapshot.due(STATUS_EVERY):
             self._write_status(gen)
-        if gen.notifier is not None:
-            gen.notifier.deliver_due()
 
     def _write_status(self, gen: Generation, *, stopped: bool = False) -> None:
         doc = self._snapshot.build(
@@ -312,6 +316,8 @@ class Daemon:
             if batch:
                 self._process(gen, batch)
         stopper.join()
+        if gen.delivery is not None:
+            gen.delivery.stop()
 
     def _reload(self, gen: Generation) -> Generation:
         try:

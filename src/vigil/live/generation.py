@@ -14,6 +14,7 @@ from vigil.config.models import VigilConfig
 from vigil.detect.stage import DetectionStage
 from vigil.live.batching import BatchCollector
 from vigil.live.checkpoints import CheckpointStore
+from vigil.live.delivery import DeliveryThread
 from vigil.live.gate import LiveGate
 from vigil.live.parsing import Group, LiveParsers, newest_event
 from vigil.live.replay import Key, ReplayMarks, decided_markers, held_since
@@ -39,6 +40,8 @@ class Generation:
     gate: LiveGate
     engine: ResponseEngine
     notifier: Notifier | None
+    # Sends what the notifier queued, on a thread of its own (None: no channel).
+    delivery: DeliveryThread | None
     marks: ReplayMarks
     commits: dict[Key, Position] = field(default_factory=dict)
     # Decided-episode markers as last stored, by rule (see live.replay).
