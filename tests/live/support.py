@@ -201,6 +201,8 @@ def running(cfg: Path, state: Path) -> Iterator[Running]:
     r = Running(cfg, state)
     r.thread.start()
     r.ready.wait(30)
+    # Started: its generation (sources, pipeline) is up, or it failed trying.
+    wait_for(lambda: r.error is not None or (r.daemon is not None and r.daemon.gen is not None))
     try:
         yield r
     except AssertionError:

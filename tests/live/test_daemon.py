@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -154,3 +155,21 @@ def test_alerts_are_notified_beside_the_pipeline(tmp_path: Path, state: Path) ->
             (posted,) = hook.wait(1)
         assert attacker(11) in posted.json()["message"]
     assert query(state / "vigil.db", "SELECT state FROM outbox") == [("sent",)]
+
+
+def test_syslog_datagrams_go_through_the_same_pipeline(tmp_path: Path, state: Path) -> None:
+    """A network source feeds the same batches: sshd lines sent as syslog datagrams raise
+    the brute-force alert, with the peer as their origin."""
+    relay = {"type": "syslog", "protocol": "udp", "listen": "127.0.0.1:0", "format": "sshd"}
+    cfg = config(tmp_path / "vigil.yaml", {"relay": relay})
+    db = state / "vigil.db"
+    with running(cfg, state) as r:
+        assert r.daemon is not None and r.daemon.gen is not None
+        source = r.daemon.gen.sources["relay"]
+        address = source.address  # type: ignore[attr-defined]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for line in attack(attacker(12)):
+                sock.sendto(f"<38>{line}".encode(), address)
+        assert wait_for(lambda: brute_force_rows(db)) == [attacker(12)]
+        evidence = query(db, "SELECT evidence FROM alerts WHERE rule_name = 'ssh_bruteforce'")
+        assert json.loads(evidence[0][0])[0]["log.file.path"].startswith("udp://127.0.0.1:")
