@@ -29,6 +29,7 @@ from tests.live.support import (
     write,
 )
 from tests.notify.receivers import http_receiver
+from vigil.respond.engine import ResponseEngine
 
 
 @pytest.fixture
@@ -173,3 +174,25 @@ def test_syslog_datagrams_go_through_the_same_pipeline(tmp_path: Path, state: Pa
         assert wait_for(lambda: brute_force_rows(db)) == [attacker(12)]
         evidence = query(db, "SELECT evidence FROM alerts WHERE rule_name = 'ssh_bruteforce'")
         assert json.loads(evidence[0][0])[0]["log.file.path"].startswith("udp://127.0.0.1:")
+
+
+def test_a_fault_answering_alerts_is_logged_and_the_alert_kept(
+    tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The response engine failing on an alert does not stop the monitor: the alert is
+    stored, the fault counted, and the next lines are still read."""
+
+    def broken(self: ResponseEngine, alerts: object) -> object:
+        raise RuntimeError("responder bug")
+
+    monkeypatch.setattr(ResponseEngine, "respond", broken)
+    log = tmp_path / "auth.log"
+    write(log, attack_log(10, 0))
+    cfg = config(tmp_path / "vigil.yaml", auth_source(log, start_at="beginning"))
+    db = state / "vigil.db"
+    with running(cfg, state) as r:
+        write(log, attack(attacker(13)), "a")
+        assert wait_for(lambda: brute_force_rows(db)) == [attacker(13)]
+        assert r.counter("vigil_answer_errors_total", stage="respond") == 1
+        write(log, attack(attacker(14)), "a")
+        assert wait_for(lambda: len(brute_force_rows(db)) == 2)

@@ -221,12 +221,34 @@ class Daemon:
             finally:
                 gen.gate.replaying = False
             raised = gen.gate.take_raised()
-            if raised:
-                actions = gen.engine.respond(raised).actions
-                if gen.notifier is not None:
-                    gen.notifier.alerts(raised, actions)
+            actions = self._answer(gen, raised)
             gen.save(self.checkpoints, gen.record(groups), cur, now)
         self._count(batch, groups, raised, actions)
+
+    def _answer(self, gen: Generation, raised: list[Alert]) -> list[Action]:
+        """The response policy and the notification queue for the alerts of a batch, in
+        its transaction. A fault in either is logged and counted, never fatal: the
+        alerts are stored all the same, and a monitor that stopped on one odd alert would
+        stop again on the same lines after a restart."""
+        if not raised:
+            return []
+        actions: list[Action] = []
+        try:
+            actions = gen.engine.respond(raised).actions
+        except sqlite3.Error:
+            raise  # the state database failing stops the batch (and vigil), see run()
+        except Exception:
+            log.exception("responding to %d alerts failed", len(raised))
+            self.metrics.inc("vigil_answer_errors_total", stage="respond")
+        if gen.notifier is not None:
+            try:
+                gen.notifier.alerts(raised, actions)
+            except sqlite3.Error:
+                raise
+            except Exception:
+                log.exception("queueing notifications for %d alerts failed", len(raised))
+                self.metrics.inc("vigil_answer_errors_total", stage="notify")
+        return actions
 
     def _count(
         self,
@@ -270,13 +292,15 @@ class Daemon:
             if idle:
                 gen.gate.admit(gen.detection.correlation.flush(now))
                 raised = gen.gate.take_raised()
-                if raised:
-                    actions = gen.engine.respond(raised).actions
-                    if gen.notifier is not None:
-                        gen.notifier.alerts(raised, actions)
+                actions = self._answer(gen, raised)
             gen.save(self.checkpoints, set(gen.marks.marks) & set(gen.commits), cur, now)
         gen.gate.prune()
-        expired = gen.engine.expire()
+        try:
+            expired = gen.engine.expire()
+        except VigilError as e:
+            # A backend that cannot undo a ban now is asked again at the next tick.
+            log.error("expiring actions failed: %s", e)
+            expired = []
         for alert in raised:
             self.metrics.inc("vigil_alerts_total", rule=alert.rule_name)
         for action in [*actions, *expired]:

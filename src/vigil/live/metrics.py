@@ -35,6 +35,10 @@ HELP: dict[str, tuple[str, str]] = {
     "vigil_queue_chunks": ("gauge", "chunks waiting between the sources and the pipeline"),
     "vigil_last_commit_timestamp_seconds": ("gauge", "when the last batch was committed"),
     "vigil_storage_errors_total": ("counter", "commits the state database refused"),
+    "vigil_answer_errors_total": (
+        "counter",
+        "faults answering alerts (response policy, notification queue), by stage",
+    ),
 }
 
 
