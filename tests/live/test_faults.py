@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +26,24 @@ from tests.live.support import (
     wait_for,
     write,
 )
+from tests.notify.receivers import free_port
 
 # Peak resident memory allowed while a million lines arrive at once (measured: ~320 MB).
 RSS_LIMIT_MB = 600
+
+
+def metric(port: int, name: str) -> float:
+    """A metric's value summed over its labels, from /metrics (0 while not answering)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
 
 
 def peak_rss_mb(pid: int) -> int:
@@ -42,20 +58,29 @@ def file_source(log: Path) -> dict[str, object]:
     return {"auth": {"type": "file", "paths": [str(log)], "start_at": "beginning"}}
 
 
-def test_kill_during_a_batch_then_restart_alerts_exactly_once(tmp_path: Path) -> None:
-    """SIGKILL while batches are being committed, then a restart: every planted attacker
-    has exactly one brute-force alert, and no alert is stored twice."""
+def test_kill_during_a_batch_and_during_the_replay_alerts_exactly_once(tmp_path: Path) -> None:
+    """SIGKILL while batches are being committed, SIGKILL again while the restart re-reads
+    committed lines, then a restart to the end: every planted attacker has exactly one
+    brute-force alert, and no alert is stored twice."""
     log, state = tmp_path / "auth.log", tmp_path / "var"
     lines, attackers = 150_000, 100
     write(log, attack_log(lines, attackers))
-    cfg = config(tmp_path / "vigil.yaml", file_source(log), batch_lines=1000)
+    port = free_port()
+    cfg = config(
+        tmp_path / "vigil.yaml", file_source(log), batch_lines=1000, metrics=f"127.0.0.1:{port}"
+    )
     db = state / "vigil.db"
     with vigil_run(state, cfg) as proc:
-        at = wait_for(lambda: checkpoint_line(db) > 30_000, timeout=60)
+        wait_for(lambda: checkpoint_line(db) > 30_000, timeout=60)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     killed_at = checkpoint_line(db)
-    assert at and killed_at < lines  # it died half way
+    assert killed_at < lines  # it died half way
+    with vigil_run(state, cfg) as proc:
+        wait_for(lambda: metric(port, "vigil_replayed_lines_total") > 0, timeout=60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert checkpoint_line(db) == killed_at  # re-reading moved no checkpoint
     with vigil_run(state, cfg) as proc:
         wait_for(lambda: checkpoint_line(db) == lines + 1, timeout=90)
         proc.send_signal(signal.SIGTERM)

@@ -54,7 +54,10 @@ class Generation:
         )
 
     def record(self, groups: list[Group]) -> set[Key]:
-        """Note where each file's lines of a batch start and end; the files touched."""
+        """Note where each file's lines of a batch start and end; the files whose
+        checkpoint moves. Re-read lines are marks only: their checkpoint is the one they
+        were committed under, and saving theirs would move it back, so that a crash in
+        the middle of the re-reading would raise their alerts again."""
         touched: set[Key] = set()
         for g in groups:
             if g.end is None:
@@ -62,8 +65,9 @@ class Generation:
             key = (g.source, g.end.path)
             if g.start is not None:
                 self.marks.record(g.source, g.start, newest_event(g.events))
-            self.commits[key] = g.end
-            touched.add(key)
+            if not g.replay:
+                self.commits[key] = g.end
+                touched.add(key)
         return touched
 
     def save(
