@@ -45,10 +45,7 @@ from vigil.live.generation import MARKERS, Generation
 from vigil.live.http import MetricsServer
 from vigil.live.metrics import Metrics
 from vigil.live.parsing import Group, LiveParsers
-from vigil.live.replay import (
-    ReplayMarks,
-    restore_markers,
-)
+from vigil.live.replay import ReplayMarks, restore_markers
 from vigil.live.signals import Flags
 from vigil.live.sources import build_sources, source_formats
 from vigil.live.status import Snapshot
@@ -122,7 +119,7 @@ class Daemon:
             log.info("stopping (%s): finishing the lines read", self.flags.stopped_by)
             self._finish(gen)
             self._write_status(gen, stopped=True)
-        except (sqlite3.Error, OSError) as e:
+        except sqlite3.Error as e:
             self._failure = str(e)
             self.metrics.inc("vigil_storage_errors_total")
             raise StorageError(
