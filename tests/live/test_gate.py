@@ -3,10 +3,13 @@ stored for the same episode is dropped; a later episode goes through."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from tests.alerts.factories import T0, alert
+from vigil.alerts.model import Evidence
 from vigil.clock import FixedClock
 from vigil.live.gate import LiveGate
 from vigil.store.alerts import AlertRepository
@@ -70,3 +73,15 @@ def test_prune_forgets_old_alerts_without_changing_decisions(tmp_path: Path) -> 
     assert repo.db.conn.execute(
         "SELECT count, repeats FROM alerts WHERE entity LIKE '%203.0.113.7%'"
     ).fetchall() == [(10, 1)]
+
+
+def test_memory_keeps_alerts_without_their_evidence(tmp_path: Path) -> None:
+    """The gate's memory holds an alert's identity only; the stored row and the alerts
+    handed on keep their evidence."""
+    g, repo = gate(tmp_path)
+    proof = (Evidence(T0, "/var/log/auth.log", 7, "Failed password"),)
+    (raised,) = g.admit([replace(alert(), evidence=proof)]).raised
+    assert raised.evidence == proof
+    assert g.alerts[raised.id].evidence == ()
+    (stored,) = repo.db.conn.execute("SELECT evidence FROM alerts").fetchone()
+    assert json.loads(stored)[0]["log.file.line"] == 7

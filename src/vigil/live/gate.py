@@ -19,9 +19,11 @@ answers, so forgetting it changes no decision.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from vigil.alerts.documents import EncodedAlert
 from vigil.alerts.gate import AlertGate, GateOutcome
 from vigil.alerts.model import Alert
 from vigil.alerts.shelf import MemoryShelf
@@ -98,7 +100,13 @@ class LiveGate(AlertGate):
 
 
 class _DroppingShelf(MemoryShelf):
-    """The run's alerts in memory, from which the gate lets old ones go."""
+    """The run's alerts in memory, without their evidence, from which the gate lets old
+    ones go. The gate only folds counts and times into them (a repeat's evidence goes to
+    the store with it, and the alerts handed on carry theirs): an alert kept for an hour
+    of throttle costs its identity, not its events."""
+
+    def put(self, alert: Alert, encoded: EncodedAlert | None = None) -> None:
+        super().put(replace(alert, evidence=()) if alert.evidence else alert, encoded)
 
     def drop(self, alert_id: str) -> None:
         self._alerts.pop(alert_id, None)
