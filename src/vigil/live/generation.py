@@ -46,6 +46,8 @@ class Generation:
     commits: dict[Key, Position] = field(default_factory=dict)
     # Decided-episode markers as last stored, by rule (see live.replay).
     markers: dict[str, bytes] = field(default_factory=dict)
+    # Checkpoints as last stored: an idle tick writes nothing.
+    saved: dict[Key, tuple[Position, Position | None]] = field(default_factory=dict)
 
     def idle(self) -> bool:
         """Nothing waits to be processed and every file has been read to its end."""
@@ -76,7 +78,10 @@ class Generation:
         """Write the checkpoints of `keys` and the changed markers in `cur`'s transaction."""
         held = held_since(self.detection.correlation)
         for key in keys:
-            store.save(cur, key[0], self.commits[key], self.marks.replay_from(key, held), now)
+            point = (self.commits[key], self.marks.replay_from(key, held))
+            if self.saved.get(key) != point:
+                store.save(cur, key[0], *point, now)
+                self.saved[key] = point
         markers = decided_markers(self.detection.correlation)
         for rule in set(self.markers) | set(markers):
             data = markers.get(rule)
