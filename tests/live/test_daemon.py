@@ -196,3 +196,17 @@ def test_a_fault_answering_alerts_is_logged_and_the_alert_kept(
         assert r.counter("vigil_answer_errors_total", stage="respond") == 1
         write(log, attack(attacker(14)), "a")
         assert wait_for(lambda: len(brute_force_rows(db)) == 2)
+
+
+def test_the_timer_expires_actions_when_no_line_comes(tmp_path: Path, state: Path) -> None:
+    """An action's TTL runs out while the log is quiet: the timer expires it."""
+    log = tmp_path / "auth.log"
+    write(log, attack_log(10, 0))
+    cfg = config(tmp_path / "vigil.yaml", auth_source(log, start_at="beginning"))
+    rule = {"match": {"rule": "ssh_bruteforce"}, "responder": "nftables", "ttl": 1}
+    cfg.write_text(cfg.read_text() + yaml.safe_dump({"respond": {"rules": [rule]}}))
+    db = state / "vigil.db"
+    with running(cfg, state):
+        write(log, attack(attacker(15)), "a")
+        assert wait_for(lambda: query(db, "SELECT state FROM actions")) == [("planned",)]
+        assert wait_for(lambda: query(db, "SELECT state FROM actions") == [("expired",)])
