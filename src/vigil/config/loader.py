@@ -34,7 +34,7 @@ def load_config(path: Path | None) -> VigilConfig:
         return VigilConfig.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = tuple(err["loc"])
+        loc = _in_file(marks, tuple(err["loc"]))
         line, column = _nearest_mark(marks, loc)
         where = ".".join(str(p) for p in loc) or "(top level)"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
@@ -70,6 +70,18 @@ def _walk(node: yaml.Node, path: tuple[str | int, ...], marks: Marks) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _walk(item, (*path, i), marks)
+
+
+def _in_file(marks: Marks, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The error's path as the file spells it: without the member names pydantic puts
+    in for a tagged union (`sources.auth.file.format` is `sources.auth.format`)."""
+    out: tuple[Any, ...] = ()
+    for i, part in enumerate(loc):
+        following = loc[i + 1] if i + 1 < len(loc) else None
+        member = (*out, part) not in marks and following is not None and (*out, following) in marks
+        if not member:
+            out = (*out, part)
+    return out
 
 
 def _nearest_mark(marks: Marks, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
