@@ -4,6 +4,7 @@ lines, and left with a full disk under its state database."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -87,6 +88,32 @@ def test_kill_during_a_batch_and_during_the_replay_alerts_exactly_once(tmp_path:
         assert proc.wait(30) == 0
     assert brute_force_rows(db) == sorted(attacker(a) for a in range(attackers))
     assert duplicates(db) == []
+
+
+def test_kill_after_a_rotation_rebuilds_windows_from_both_files(tmp_path: Path) -> None:
+    """Three failures, a rename rotation, one failure in the new file, SIGKILL, a restart,
+    two more failures: the restart re-read the rotated file too, so the six failures
+    make one brute-force alert."""
+    log, state = tmp_path / "auth.log", tmp_path / "var"
+    write(log, attack_log(100, 0))
+    cfg = config(tmp_path / "vigil.yaml", file_source(log))
+    db = state / "vigil.db"
+    with vigil_run(state, cfg) as proc:
+        wait_for(lambda: checkpoint_line(db) == 101)
+        write(log, attack(attacker(20), 3), "a")
+        wait_for(lambda: checkpoint_line(db) == 104)  # read before the rotation
+        os.rename(log, tmp_path / "auth.log.1")
+        write(log, attack(attacker(20), 1))
+        rows = "SELECT path, line FROM checkpoints ORDER BY path"
+        wait_for(lambda: query(db, rows) == [(str(log), 2), (f"{log}.1", 104)])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert brute_force_rows(db) == []
+    with vigil_run(state, cfg) as proc:
+        write(log, attack(attacker(20), 2), "a")
+        assert wait_for(lambda: brute_force_rows(db)) == [attacker(20)]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
 
 
 def test_sigterm_finishes_commits_and_exits_zero(tmp_path: Path) -> None:

@@ -139,3 +139,15 @@ class TestDecidedMarkers:
         feed(first, every_minute(0, 10))
         changed = engine(rule("value_count", "{field: user.name, gte: 5}"))
         assert restore_markers(changed, decided_markers(first)) == 0
+
+
+def test_a_renamed_file_keeps_its_marks() -> None:
+    """Read on under its rotated name, a file keeps the marks it had under the old one;
+    the new file under the old name starts its own."""
+    marks = ReplayMarks()
+    fp = "1024:" + "a" * 32
+    marks.record("auth", Position("auth.log", fp, 2000, 20), T0)
+    marks.record("auth", Position("auth.log.1", fp, 5000, 50), T0 + timedelta(minutes=1))
+    marks.record("auth", Position("auth.log", "10:b", 0, 1), T0 + timedelta(minutes=2))
+    assert marks.replay_from(("auth", "auth.log.1"), T0) == Position("auth.log", fp, 2000, 20)
+    assert marks.replay_from(("auth", "auth.log"), T0) == Position("auth.log", "10:b", 0, 1)

@@ -37,6 +37,7 @@ from vigil.detect.correlation.engine import CorrelationEngine
 from vigil.detect.correlation.spec import CorrelationKind
 from vigil.detect.correlation.state import RuleState
 from vigil.sources.live import Position
+from vigil.sources.tail_file import FINGERPRINT_BYTES
 
 Key = tuple[str, str]  # (source, file key)
 
@@ -56,7 +57,20 @@ class ReplayMarks:
         marks = self.marks.setdefault(key, deque())
         if start.offset == 0:
             marks.clear()  # a new file under this name: the old one's marks are not its
+        elif not marks:
+            # A file read on under a new name (renamed by rotation) keeps its marks, so a
+            # restart re-reads it from before the rotation.
+            marks.extend(self._renamed(source, key, start))
         marks.append(_Mark(start, newest))
+
+    def _renamed(self, source: str, key: Key, start: Position) -> deque[_Mark]:
+        if not start.fingerprint.startswith(f"{FINGERPRINT_BYTES}:"):
+            return deque()  # a short file's fingerprint is not yet its identity
+        for other, marks in self.marks.items():
+            same_file = marks and marks[-1].start.fingerprint == start.fingerprint
+            if other[0] == source and other != key and same_file:
+                return self.marks.pop(other)
+        return deque()
 
     def replay_from(self, key: Key, held: datetime | None) -> Position | None:
         """Where to re-read `key` from after a restart (None: nothing to re-read)."""

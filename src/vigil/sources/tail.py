@@ -46,9 +46,9 @@ from vigil.sources.tail_scan import (
     by_inode,
     candidate,
     count_newlines,
+    find_copy,
     last_line_end,
     match_resumes,
-    siblings,
     stat_or_none,
 )
 
@@ -314,20 +314,29 @@ class TailSource:
             at_key = stat_or_none(f.key)
         if at_key is None or (at_key.st_dev, at_key.st_ino) != f.ident:
             if f.draining_until is None:
-                self._renamed(f, found, now)
+                self._renamed(f, found, now, deliver)
         elif f.truncated(mine.st_size):
             self._truncated(f, deliver)
 
-    def _renamed(self, f: TailedFile, found: dict[str, os.stat_result], now: float) -> None:
+    def _renamed(
+        self, f: TailedFile, found: dict[str, os.stat_result], now: float, deliver: Deliver
+    ) -> None:
         new = next((p for p, st in found.items() if (st.st_dev, st.st_ino) == f.ident), None)
         if new is not None:
             log.info("tail %s: %s is now %s", self.name, f.key, new)
             f.key = new
-            return
-        new = by_inode(os.path.dirname(f.key) or ".", f.ident)
-        log.info("tail %s: %s rotated (now %s)", self.name, f.key, new or "deleted")
-        f.key = new or f.key + DELETED
-        f.draining_until = now + self.rotate_wait
+        else:
+            new = by_inode(os.path.dirname(f.key) or ".", f.ident)
+            log.info("tail %s: %s rotated (now %s)", self.name, f.key, new or "deleted")
+            f.key = new or f.key + DELETED
+            f.draining_until = now + self.rotate_wait
+        # Say where the file stands under its new name, even when nothing more is read
+        # from it: its checkpoint moves there, with what it takes to re-read its lines.
+        here = f.position()
+        chunk = RawChunk(
+            self.name, f.key, [], self.clock.now(), first_line=here.line, position=here, start=here
+        )
+        self._emit([chunk], deliver)
 
     def _truncated(self, f: TailedFile, deliver: Deliver) -> None:
         """Copytruncate: finish the lines not read yet from the copy, then start over."""
@@ -336,17 +345,10 @@ class TailSource:
             # The copy is already followed (it matched the patterns before the truncation).
             f.restart()
             return
-        copy = next(
-            (
-                c
-                for c in siblings(os.path.dirname(f.key) or ".", exclude={f.key})
-                if (c.st.st_dev, c.st.st_ino) not in self._files
-                and c.st.st_size >= f.consumed
-                and f.head
-                and c.head.startswith(f.head)
-            ),
-            None,
-        )
+        copy = None
+        if f.head:
+            busy = set(self._files)
+            copy = find_copy(f.key, f.head, f.consumed, busy)
         if copy is not None:
             drained = self._open(copy.path, copy.st, offset=f.offset, line=f.line)
             if drained is not None:
@@ -355,19 +357,9 @@ class TailSource:
                 self._read_all(drained, deliver)
         cut = f.restart()
         if cut is not None and copy is None:
-            self._stats.rejected += 1
-            self._emit(
-                [
-                    RawChunk(
-                        source=self.name,
-                        origin=f.key,
-                        lines=[],
-                        received_at=self.clock.now(),
-                        rejects=[(CUT_BY_TRUNCATION, cut[:1024])],
-                    )
-                ],
-                deliver,
-            )
+            reject = (CUT_BY_TRUNCATION, cut[:1024])
+            chunk = RawChunk(self.name, f.key, [], self.clock.now(), rejects=[reject])
+            self._emit([chunk], deliver)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -70,6 +70,16 @@ def siblings(directory: str, exclude: set[str]) -> list[Candidate]:
     return out
 
 
+def find_copy(path: str, head: bytes, size: int, busy: set[tuple[int, int]]) -> Candidate | None:
+    """The copy copytruncate made of `path`: a sibling not followed already (`busy`),
+    at least `size` bytes long, that starts with the same bytes."""
+    for c in siblings(os.path.dirname(path) or ".", exclude={path}):
+        free = (c.st.st_dev, c.st.st_ino) not in busy
+        if free and c.st.st_size >= size and c.head.startswith(head):
+            return c
+    return None
+
+
 def by_inode(directory: str, ident: tuple[int, int]) -> str | None:
     try:
         with os.scandir(directory) as entries:
