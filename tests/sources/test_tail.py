@@ -231,6 +231,10 @@ class TestRotation:
         src.poll(sink)
         src.poll(sink)
         assert sink.lines() == [*rows("a", 5).splitlines(), *rows("b", 2).splitlines()]
+        # The copy is said to stand where the file stood (its checkpoint goes there).
+        copy = str(tmp_path / "auth.log.1")
+        standing = [c.position for c in sink.chunks if c.origin == copy and not c.lines]
+        assert standing and standing[0] is not None and standing[0].line in (4, 6)
 
     def test_truncation_without_a_copy_counts_the_cut_line(self, tmp_path: Path) -> None:
         """A file truncated with a partial line held: the cut line is a counted reject."""

@@ -163,7 +163,7 @@ class TailSource:
             self._check(f, found, now, deliver)
         for path, st in sorted(found.items(), key=lambda item: item[1].st_mtime):
             if (st.st_dev, st.st_ino) not in self._files:
-                self._open_new(path, st)
+                self._open_new(path, st, deliver)
         busy = False
         caught_up = True
         # Renamed files first: their lines come before those of the file that replaced them.
@@ -270,7 +270,7 @@ class TailSource:
         self._files[ident] = f
         return f
 
-    def _open_new(self, path: str, st: os.stat_result) -> None:
+    def _open_new(self, path: str, st: os.stat_result, deliver: Deliver) -> None:
         """A file that appeared since the last round: read from its start, unless it is
         the copy of a followed file being made by copytruncate (then from where that
         file has been read to; the lines before were read from the original)."""
@@ -280,7 +280,9 @@ class TailSource:
             self._open(path, st, offset=0, line=1)
             return
         log.info("tail %s: %s is a copy of %s", self.name, path, original.key)
-        self._open(path, st, offset=original.offset, line=original.line)
+        copy = self._open(path, st, offset=original.offset, line=original.line)
+        if copy is not None:
+            self._emit([self._standing(copy)], deliver)
 
     def _copied(self, head: bytes) -> TailedFile | None:
         for f in self._files.values():
@@ -332,11 +334,14 @@ class TailSource:
             f.draining_until = now + self.rotate_wait
         # Say where the file stands under its new name, even when nothing more is read
         # from it: its checkpoint moves there, with what it takes to re-read its lines.
+        self._emit([self._standing(f)], deliver)
+
+    def _standing(self, f: TailedFile) -> RawChunk:
+        """A chunk without lines that only says where a file stands."""
         here = f.position()
-        chunk = RawChunk(
+        return RawChunk(
             self.name, f.key, [], self.clock.now(), first_line=here.line, position=here, start=here
         )
-        self._emit([chunk], deliver)
 
     def _truncated(self, f: TailedFile, deliver: Deliver) -> None:
         """Copytruncate: finish the lines not read yet from the copy, then start over."""
@@ -353,7 +358,9 @@ class TailSource:
             drained = self._open(copy.path, copy.st, offset=f.offset, line=f.line)
             if drained is not None:
                 drained.draining_until = self.monotonic() + self.rotate_wait
-                # Its lines come before the truncated file's new ones.
+                # The copy is the file read so far: it stands where the file stood, and
+                # its lines come before the truncated file's new ones.
+                self._emit([self._standing(drained)], deliver)
                 self._read_all(drained, deliver)
         cut = f.restart()
         if cut is not None and copy is None:
