@@ -283,3 +283,30 @@ def test_silent_rules_match_but_raise_no_alert() -> None:
 def test_flush_has_nothing_pending() -> None:
     """Plain rules keep no state between batches."""
     assert SigmaDetector(_rules()).flush(T0) == []
+
+
+def test_long_patterns_on_repeated_values_match_as_row_by_row() -> None:
+    """A long pattern answered once per distinct value (URLs repeat) flags the same rows
+    as the pattern run on every row, nulls and empty values included."""
+    long_alternation = "|".join(f"probe{n:03d}" for n in range(40))  # over 200 characters
+    rule = compiled(
+        {
+            "sel": {"url.query|re|i": f"(?:{long_alternation}|^$|union.+select)"},
+            "plain": {"url.path|contains": "admin"},
+            "condition": "sel or plain",
+        },
+        {"category": "webserver"},
+    )
+    queries = ["q=1", "q=UNION all SELECT 1", "", None, "x=probe017", "q=1"] * 400
+    paths = ["/", "/Admin/", "/index.html"] * 800
+    batch = _batch(
+        [
+            {"event.dataset": "apache", "source.ip": "203.0.113.7", "url.query": q, "url.path": p}
+            for q, p in zip(queries, paths, strict=True)
+        ]
+    )
+    found = SigmaDetector([rule]).match_frame(batch).get_column("log.file.line").to_list()
+    expected = batch.filter(rule.expr(batch.schema)).get_column("log.file.line").to_list()
+    hit = {"q=UNION all SELECT 1", "", "x=probe017"}
+    flagged = [q in hit or "admin" in p.lower() for q, p in zip(queries, paths, strict=True)]
+    assert found == expected == [n + 1 for n, f in enumerate(flagged) if f]

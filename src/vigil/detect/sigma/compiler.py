@@ -13,7 +13,7 @@ batch is only known then, and decides the test (see `modifiers`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -38,6 +38,7 @@ from vigil.detect.sigma.modifiers import (
     StringKind,
     StringMatch,
     field_test,
+    is_per_value,
 )
 from vigil.detect.sigma.regex import rust_regex_error
 from vigil.detect.sigma.values import UnsupportedValue, keyword_matcher, value_matcher
@@ -75,19 +76,38 @@ class Negation:
 Node = FieldTest | AllOf | AnyOf | Negation
 
 
-def lower(node: Node, schema: Schema) -> pl.Expr:
-    """The node as a boolean expression that is never null (Sigma's two-valued logic)."""
+def lower(node: Node, schema: Schema, given: Mapping[FieldTest, pl.Expr] | None = None) -> pl.Expr:
+    """The node as a boolean expression that is never null (Sigma's two-valued logic).
+
+    `given` holds field tests already answered for this batch (see `per_value_tests`)."""
     match node:
         case FieldTest(field, matcher):
+            if given is not None and node in given:
+                return given[node]
             expr, dtype = column(schema, field)
             return field_test(matcher, Column(expr, dtype, schema)).fill_null(False)
         case AllOf(args):
-            return pl.all_horizontal([lower(a, schema) for a in args])
+            return pl.all_horizontal([lower(a, schema, given) for a in args])
         case AnyOf(args):
-            return pl.any_horizontal([lower(a, schema) for a in args])
+            return pl.any_horizontal([lower(a, schema, given) for a in args])
         case Negation(arg):
-            return ~lower(arg, schema)
+            return ~lower(arg, schema, given)
     raise TypeError(f"not a condition node: {node!r}")
+
+
+def per_value_tests(node: Node, schema: Schema) -> Iterator[FieldTest]:
+    """The node's field tests on a text column whose answer depends on each value alone
+    (a row's own text, no other field, no match for null): they can be answered once
+    per distinct value of the column."""
+    match node:
+        case FieldTest(field, matcher):
+            if is_per_value(matcher) and column(schema, field)[1] == pl.String:
+                yield node
+        case AllOf(args) | AnyOf(args):
+            for a in args:
+                yield from per_value_tests(a, schema)
+        case Negation(arg):
+            yield from per_value_tests(arg, schema)
 
 
 def fields_of(node: Node) -> frozenset[str]:
@@ -133,9 +153,10 @@ class CompiledRule:
     def fields(self) -> frozenset[str]:
         return fields_of(self.condition)
 
-    def expr(self, schema: Schema) -> pl.Expr:
-        """The rule's condition on a batch of this schema, rows of its logsource or not."""
-        return lower(self.condition, schema)
+    def expr(self, schema: Schema, given: Mapping[FieldTest, pl.Expr] | None = None) -> pl.Expr:
+        """The rule's condition on a batch of this schema, rows of its logsource or not
+        (`given`: tests already answered, see `lower`)."""
+        return lower(self.condition, schema, given)
 
 
 @dataclass(frozen=True, eq=False)

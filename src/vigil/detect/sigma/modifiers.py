@@ -259,6 +259,15 @@ class TimePartMatch:
         return parts[self.part]() == self.number
 
 
+def is_per_value(matcher: Matcher) -> bool:
+    """Whether the matcher's answer for a row depends on that row's value alone and is
+    no match for a null value (so it is the same on a column's distinct values), and is
+    costly enough per row to be worth answering once per value."""
+    if isinstance(matcher, StringMatch):
+        return matcher.uses_regex()
+    return isinstance(matcher, (RegexMatch, CidrMatch))
+
+
 def field_test(matcher: Matcher, col: Column) -> pl.Expr:
     """Apply `matcher` to a column, element-wise for list columns (any element matches)."""
     if isinstance(col.dtype, pl.List) and not isinstance(matcher, (NullMatch, ExistsMatch)):
