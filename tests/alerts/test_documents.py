@@ -5,12 +5,18 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
 from tests.alerts.factories import T0, alert
-from vigil.alerts.documents import AlertDocuments, encode, with_new_flag, write_json
+from vigil.alerts.documents import (
+    AlertDocuments,
+    encode,
+    encode_evidence,
+    with_new_flag,
+    write_json,
+)
 from vigil.alerts.model import Alert, Evidence
 
 
@@ -67,3 +73,15 @@ def test_documents_read_like_a_list() -> None:
     assert [d["count"] for d in docs[1:]] == [2, 3]
     with pytest.raises(IndexError, match="out of range"):
         docs[3]
+
+
+def test_evidence_text_is_what_json_dumps_writes() -> None:
+    """Evidence written directly equals json.dumps of its dicts: escapes, nulls, offsets."""
+    odd = 'tab\there "quoted" back\\slash \u00e9\u4e2d \ud83d\ude00 \x00 </script>'
+    evidence = (
+        Evidence(T0, "a.log", 7, odd),
+        Evidence(T0 + timedelta(microseconds=5), None, None, None),
+        Evidence(T0.astimezone(timezone(timedelta(hours=2))), "b \u00e9.log", 0, ""),
+    )
+    assert encode_evidence(evidence) == json.dumps([e.to_json() for e in evidence])
+    assert encode_evidence(()) == "[]"

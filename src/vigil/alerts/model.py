@@ -63,8 +63,9 @@ class Alert:
         key = json.dumps([self.rule_name, sorted(self.entity.items())], default=str)
         object.__setattr__(self, "fingerprint", hashlib.sha256(key.encode()).hexdigest()[:32])
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, evidence: bool = True) -> dict[str, Any]:
+        """The alert as JSON-ready data (`evidence=False`: without its "evidence" list)."""
+        doc: dict[str, Any] = {
             "id": self.id,
             "rule_name": self.rule_name,
             "rule_id": self.rule_id,
@@ -77,8 +78,10 @@ class Alert:
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),
             "fingerprint": self.fingerprint,
-            "evidence": [e.to_json() for e in self.evidence],
         }
+        if evidence:
+            doc["evidence"] = [e.to_json() for e in self.evidence]
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Alert:
