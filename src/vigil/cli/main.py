@@ -170,7 +170,12 @@ def analyze_cmd(
         format_options={name: s.as_options() for name, s in config.parsers.items()},
     )
     inputs = expand_inputs(paths)
-    pack = rule_pack_from_config(config, rules or [], default_pack=not no_default_rules)
+    pack = rule_pack_from_config(
+        config,
+        rules or [],
+        default_pack=not no_default_rules,
+        cache_dir=state.state_dir / "cache",
+    )
     clock = SystemClock()
     db = StateDB.in_state_dir(state.state_dir)
     detection = detection_stage(config, pack, clock, db)

@@ -17,15 +17,21 @@ from vigil.store.db import StateDB
 
 
 def rule_pack_from_config(
-    config: VigilConfig, extra: Sequence[str | Path] = (), *, default_pack: bool = True
+    config: VigilConfig,
+    extra: Sequence[str | Path] = (),
+    *,
+    default_pack: bool = True,
+    cache_dir: Path | None = None,
 ) -> RulePack:
     """The configured rules; a rule file that does not load stops the run (exit 78):
-    running without a rule the operator asked for would be a silent gap."""
+    running without a rule the operator asked for would be a silent gap. `cache_dir`:
+    keep the compiled pack there between runs (see `pack_cache`)."""
     pack = load_pack(
         [*config.rules.paths, *extra],
         include_default=config.rules.default_pack and default_pack,
         disabled=config.rules.disabled,
         overrides=config.rules.overrides,
+        cache_dir=cache_dir,
     )
     if pack.errors:
         first = pack.errors[0]

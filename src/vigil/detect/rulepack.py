@@ -19,11 +19,10 @@ from vigil.detect.correlation.spec import (
     CorrelationKind,
     CorrelationSpec,
     UnsupportedCorrelation,
-    spec_from_sigma,
 )
-from vigil.detect.sigma.compiler import CompiledRule, Unsupported, compile_rules, rule_name
-from vigil.detect.sigma.detector import silent_references
-from vigil.detect.sigma.loader import RuleLoadError, load_rules
+from vigil.detect.pack_cache import BuiltRules, build, cached_build
+from vigil.detect.sigma.compiler import CompiledRule, Unsupported
+from vigil.detect.sigma.rule_files import RuleLoadError
 from vigil.errors import ConfigError
 
 _LOWER = ("gt", "gte")
@@ -61,26 +60,32 @@ def load_pack(
     include_default: bool = True,
     disabled: Sequence[str] = (),
     overrides: Mapping[str, RuleOverride] | None = None,
+    cache_dir: Path | None = None,
 ) -> RulePack:
+    """The pack of these rule roots (and the bundled pack), with the operator's disabled
+    rules left out and overrides applied. With `cache_dir`, the compiled rules come from
+    the cache when the rule files and vigil are unchanged (see `pack_cache`)."""
     roots: list[str | Path] = [default_rules_dir()] if include_default else []
     roots += list(paths)
-    loaded = load_rules(roots)
-    pack = RulePack(errors=list(loaded.errors))
+    if not roots:
+        built = BuiltRules([], [], [], set())
+    elif cache_dir is not None:
+        built = cached_build(roots, cache_dir)
+    else:
+        built = build(roots)
+    pack = RulePack(errors=list(built.errors))
     off = set(disabled)
-    rules = [r for r in loaded.rules if rule_name(r) not in off and str(r.id) not in off]
-    correlations = [c for c in loaded.correlations if rule_name(c) not in off]
+    rules = [r for name, rule_id, r in built.rules if name not in off and rule_id not in off]
+    correlations = [c for name, c in built.correlations if name not in off]
     pack.disabled = sorted(
-        {rule_name(r) for r in loaded.rules if r not in rules}
-        | {rule_name(c) for c in loaded.correlations if c not in correlations}
+        {name for name, rule_id, _ in built.rules if name in off or rule_id in off}
+        | {name for name, _ in built.correlations if name in off}
     )
-    pack.compiled, pack.unsupported = compile_rules(rules)
-    pack.quiet = silent_references(loaded.correlations)
-    for corr in correlations:
-        result = spec_from_sigma(corr)
-        if isinstance(result, CorrelationSpec):
-            pack.correlations.append(result)
-        else:
-            pack.refused.append(result)
+    pack.compiled = [r for r in rules if isinstance(r, CompiledRule)]
+    pack.unsupported = [r for r in rules if isinstance(r, Unsupported)]
+    pack.quiet = set(built.quiet)
+    pack.correlations = [c for c in correlations if isinstance(c, CorrelationSpec)]
+    pack.refused = [c for c in correlations if isinstance(c, UnsupportedCorrelation)]
     if overrides:
         pack.correlations = _apply_overrides(pack, overrides)
     return pack

@@ -15,23 +15,20 @@ mapping in `rule.custom_attributes`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import yaml
-from sigma.collection import SigmaCollection
-from sigma.correlations import (
-    SigmaCorrelationCondition,
-    SigmaCorrelationRule,
-    SigmaCorrelationType,
-)
-from sigma.rule import SigmaRule
+
+if TYPE_CHECKING:
+    from sigma.collection import SigmaCollection
+    from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 
 # Where relax_range_conditions keeps a multi-operator condition inside `correlation:`.
 RANGE_KEY = "vigil-condition"
@@ -133,19 +130,22 @@ class CorrelationSpec:
         return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class UnsupportedCorrelation:
-    rule: SigmaCorrelationRule
-    reason: str
+    """A correlation rule vigil will not run, and why (no pySigma object: packs are cached)."""
 
-    @property
-    def title(self) -> str:
-        return str(self.rule.title)
+    title: str
+    reason: str
+    path: str | None = None
+
+    @classmethod
+    def of(cls, rule: SigmaCorrelationRule, reason: str) -> UnsupportedCorrelation:
+        path = str(rule.source.path) if rule.source is not None else None
+        return cls(str(rule.title), reason, path)
 
     def __str__(self) -> str:
-        path = self.rule.source.path if self.rule.source is not None else None
-        where = f" ({path})" if path else ""
-        return f"{self.rule.title}{where}: {self.reason}"
+        where = f" ({self.path})" if self.path else ""
+        return f"{self.title}{where}: {self.reason}"
 
 
 class _Refused(Exception):
@@ -171,6 +171,9 @@ def _relaxed(doc: Any) -> Any:
 
 def load_collection(text: str) -> SigmaCollection:
     """A SigmaCollection from multi-document YAML, range conditions allowed."""
+    import yaml  # noqa: PLC0415 - pySigma and YAML only where rules are parsed
+    from sigma.collection import SigmaCollection  # noqa: PLC0415
+
     docs = [d for d in yaml.safe_load_all(text) if d is not None]
     return SigmaCollection.from_dicts(relax_range_conditions(docs))
 
@@ -182,7 +185,7 @@ def specs_from_collection(
     specs: list[CorrelationSpec] = []
     refused: list[UnsupportedCorrelation] = []
     for rule in collection.rules:
-        if isinstance(rule, SigmaCorrelationRule):
+        if isinstance(rule, _pysigma().SigmaCorrelationRule):
             result = spec_from_sigma(rule)
             if isinstance(result, CorrelationSpec):
                 specs.append(result)
@@ -196,14 +199,14 @@ def spec_from_sigma(rule: SigmaCorrelationRule) -> CorrelationSpec | Unsupported
     try:
         return _build(rule)
     except _Refused as e:
-        return UnsupportedCorrelation(rule, str(e))
+        return UnsupportedCorrelation.of(rule, str(e))
 
 
 def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
     if rule.errors:
         raise _Refused(f"rule has errors: {rule.errors[0]}")
     kind = _kind(rule.type)
-    if not isinstance(rule.condition, SigmaCorrelationCondition):
+    if not isinstance(rule.condition, _pysigma().SigmaCorrelationCondition):
         raise _Refused("extended (boolean expression) correlation conditions are not supported")
     refs = rule.referenced_rules or rule.rules or []
     if not refs:
@@ -264,7 +267,7 @@ def _ref(
     target = getattr(ref, "rule", None)
     if target is None:
         raise _Refused(f"referenced rule {ref.reference!r} is not in the collection")
-    if not isinstance(target, SigmaRule):
+    if not isinstance(target, _pysigma().SigmaRule):
         raise _Refused(
             f"referenced rule {ref.reference!r} is a correlation; chains are not supported"
         )
@@ -293,7 +296,7 @@ def _bounds(rule: SigmaCorrelationRule) -> tuple[Bound, ...]:
     full = raw.get(RANGE_KEY) if isinstance(raw, dict) else None
     if full is None:
         cond = rule.condition
-        assert isinstance(cond, SigmaCorrelationCondition)
+        assert isinstance(cond, _pysigma().SigmaCorrelationCondition)
         items: dict[str, Any] = {cond.op.name.lower(): cond.count}
     elif isinstance(full, dict):
         items = {k: v for k, v in full.items() if k not in ("field", "percentile")}
@@ -321,3 +324,21 @@ def _most(spec: CorrelationSpec) -> int:
 
 def _describe(bounds: Sequence[Bound]) -> str:
     return " and ".join(f"{b.op} {b.value:g}" for b in bounds)
+
+
+@functools.cache
+def _pysigma() -> Any:
+    """pySigma's classes, imported when a rule is read (never for a cached pack)."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from sigma.correlations import (  # noqa: PLC0415
+        SigmaCorrelationCondition,
+        SigmaCorrelationRule,
+    )
+    from sigma.rule import SigmaRule  # noqa: PLC0415
+
+    return SimpleNamespace(
+        SigmaCorrelationCondition=SigmaCorrelationCondition,
+        SigmaCorrelationRule=SigmaCorrelationRule,
+        SigmaRule=SigmaRule,
+    )

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from sigma.correlations import SigmaCorrelationRule
 
 from vigil.alerts.model import MAX_EVIDENCE, Alert, Evidence
 from vigil.clock import Clock, SystemClock
@@ -29,6 +28,9 @@ from vigil.detect.sigma.compiler import CompiledRule, FieldTest, per_value_tests
 from vigil.detect.sigma.mapping import Logsource, Schema, column
 from vigil.detect.sigma.modifiers import Column, RegexMatch, StringMatch, field_test
 from vigil.schema.fields import F
+
+if TYPE_CHECKING:
+    from sigma.correlations import SigmaCorrelationRule
 
 # The column of the match frame that says which rule (its index in `SigmaDetector.rules`).
 RULE_INDEX = "__vigil_rule"
@@ -84,7 +86,7 @@ class SigmaDetector:
             if rule.key in self._by_key:
                 raise ValueError(f"two rules share the key {rule.key!r} ({rule.title!r})")
             self._by_key[rule.key] = i
-            for ref in (rule.key, rule.rule.name, str(rule.rule.id) if rule.rule.id else None):
+            for ref in (rule.key, rule.meta.sigma_name, rule.meta.id):
                 if ref:
                     self._refs.setdefault(ref, rule.key)
         self._silent = {self._by_key[k] for r in silent if (k := self._refs.get(r)) is not None}
@@ -341,7 +343,7 @@ class SigmaDetector:
             for e in row["__evidence"]
         )
         return Alert(
-            rule_id=str(rule.rule.id) if rule.rule.id is not None else rule.key,
+            rule_id=rule.meta.id if rule.meta.id is not None else rule.key,
             rule_name=rule.name,
             title=rule.title,
             level=rule.level,

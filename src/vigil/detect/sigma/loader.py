@@ -8,7 +8,7 @@ returned apart, with their rule references resolved against everything loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +22,7 @@ from sigma.policy.regex_engine import PythonRegexEngine
 from sigma.rule import SigmaRule
 
 from vigil.detect.correlation.spec import relax_range_conditions
-from vigil.errors import Location
-
-RULE_SUFFIXES = (".yml", ".yaml")
+from vigil.detect.sigma.rule_files import RuleLoadError, rule_files
 
 # pySigma's default policy checks `re` values with RE2 and rejects valid rules whose
 # regex uses look-around or backreferences as invalid. Load them with Python's engine
@@ -42,39 +40,11 @@ modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
-class RuleLoadError:
-    path: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-    @property
-    def location(self) -> Location:
-        return Location(self.path, self.line, self.column)
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
-
-
 @dataclass
 class LoadedRules:
     rules: list[SigmaRule] = field(default_factory=list)
     correlations: list[SigmaCorrelationRule] = field(default_factory=list)
     errors: list[RuleLoadError] = field(default_factory=list)
-
-
-def rule_files(paths: Iterable[str | Path]) -> Iterator[Path | RuleLoadError]:
-    """The rule files under `paths` (folders recursively, sorted), or an error per bad path."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
-            yield from found
-        elif path.is_file():
-            yield path
-        else:
-            yield RuleLoadError(str(path), "no such file or directory")
 
 
 def load_rules(paths: Sequence[str | Path]) -> LoadedRules:

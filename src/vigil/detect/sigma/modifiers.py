@@ -16,7 +16,6 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Literal, Protocol
 
 import polars as pl
-from sigma.types import CompareOperators, TimestampPart
 
 from vigil.detect.sigma.ipaddr import in_networks
 from vigil.detect.sigma.mapping import Schema, column
@@ -176,18 +175,21 @@ class ExistsMatch:
         return col.expr.is_not_null() if self.exists else col.expr.is_null()
 
 
-_COMPARE = {
-    CompareOperators.LT: pl.Expr.lt,
-    CompareOperators.LTE: pl.Expr.le,
-    CompareOperators.GT: pl.Expr.gt,
-    CompareOperators.GTE: pl.Expr.ge,
-    CompareOperators.NEQ: pl.Expr.ne,
+# Comparisons and time parts by name (pySigma's enums are mapped in `values`, so that
+# compiled rules hold no pySigma object and load without it).
+CompareOp = Literal["lt", "lte", "gt", "gte", "neq"]
+_COMPARE: dict[str, Callable[[pl.Expr, int | float], pl.Expr]] = {
+    "lt": pl.Expr.lt,
+    "lte": pl.Expr.le,
+    "gt": pl.Expr.gt,
+    "gte": pl.Expr.ge,
+    "neq": pl.Expr.ne,
 }
 
 
 @dataclass(frozen=True)
 class CompareMatch:
-    op: CompareOperators
+    op: CompareOp
     number: int | float
 
     def expr(self, col: Column) -> pl.Expr:
@@ -239,9 +241,12 @@ class FieldRefMatch:
         return a.str.starts_with(b) if self.starts_with else a.str.ends_with(b)
 
 
+TimePart = Literal["minute", "hour", "day", "week", "month", "year"]
+
+
 @dataclass(frozen=True)
 class TimePartMatch:
-    part: TimestampPart
+    part: TimePart
     number: int
 
     def expr(self, col: Column) -> pl.Expr:
@@ -249,12 +254,12 @@ class TimePartMatch:
             return _no_match()
         dt = col.expr.dt
         parts = {
-            TimestampPart.MINUTE: dt.minute,
-            TimestampPart.HOUR: dt.hour,
-            TimestampPart.DAY: dt.day,
-            TimestampPart.WEEK: dt.week,
-            TimestampPart.MONTH: dt.month,
-            TimestampPart.YEAR: dt.year,
+            "minute": dt.minute,
+            "hour": dt.hour,
+            "day": dt.day,
+            "week": dt.week,
+            "month": dt.month,
+            "year": dt.year,
         }
         return parts[self.part]() == self.number
 

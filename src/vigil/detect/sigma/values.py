@@ -33,15 +33,33 @@ from vigil.detect.sigma.modifiers import (
     BoolMatch,
     CidrMatch,
     CompareMatch,
+    CompareOp,
     ExistsMatch,
     Matcher,
     NullMatch,
     NumberMatch,
     RegexMatch,
     StringMatch,
+    TimePart,
     TimePartMatch,
 )
 from vigil.detect.sigma.regex import escape, rust_regex_error
+
+_COMPARE_OPS: dict[str, CompareOp] = {
+    "LT": "lt",
+    "LTE": "lte",
+    "GT": "gt",
+    "GTE": "gte",
+    "NEQ": "neq",
+}
+_TIME_PARTS: dict[str, TimePart] = {
+    "MINUTE": "minute",
+    "HOUR": "hour",
+    "DAY": "day",
+    "WEEK": "week",
+    "MONTH": "month",
+    "YEAR": "year",
+}
 
 
 class UnsupportedValue(Exception):
@@ -134,7 +152,7 @@ def value_matcher(value: object) -> Matcher:  # noqa: PLR0911 - one case per val
         case SigmaRegularExpression():
             return regex_matcher(value)
         case SigmaTimestampPart():
-            return TimePartMatch(value.timestamp_part, int(value.number))
+            return TimePartMatch(_TIME_PARTS[value.timestamp_part.name], int(value.number))
         case SigmaNumber():
             return NumberMatch(value.number)
         case SigmaBool():
@@ -144,7 +162,7 @@ def value_matcher(value: object) -> Matcher:  # noqa: PLR0911 - one case per val
         case SigmaExists():
             return ExistsMatch(value.exists)
         case SigmaCompareExpression():
-            return CompareMatch(value.op, value.number.number)
+            return CompareMatch(_COMPARE_OPS[value.op.name], value.number.number)
         case SigmaCIDRExpression():
             return CidrMatch((value.network,))
         case SigmaFieldReference():
