@@ -6,8 +6,10 @@ import gzip
 import json
 import os
 import time
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -194,8 +196,9 @@ def test_a_parse_error_on_a_worker_reaches_the_caller(
 def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A parser that carries state across chunks (sshd: the year) is never given two
-    chunks at once, gets them in line order, and yields what an inline run yields
+    """A parser that carries state across chunks (sshd: the year) has the stateful part
+    of its work (`finish`) given one chunk at a time in line order while the rest
+    (`prepare`) runs on several chunks at once, and yields what an inline run yields
     (December rolling over into January across chunks)."""
     days = [("Dec", 30), ("Dec", 31), ("Jan", 1), ("Jan", 2)]
     lines = [
@@ -206,16 +209,24 @@ def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
     ]
     path = tmp_path / "auth.log"
     path.write_text("\n".join(lines) + "\n")
-    parse = PARSERS["sshd"].parse
-    busy: list[int] = []
-    seen: list[tuple[int, int]] = []
+    prepare, finish = PARSERS["sshd"].prepare, PARSERS["sshd"].finish
+    busy = {"prepare": 0, "finish": 0}
+    most = {"prepare": 0, "finish": 0}
+    seen: list[int] = []
 
-    def watched(self: object, frame: pl.DataFrame) -> object:
-        busy.append(1)
-        seen.append((len(busy), int(frame[F.LOG_FILE_LINE][0])))
-        time.sleep(0.002)  # a window in which a second concurrent call would show
-        busy.pop()
-        return parse(self, frame)  # type: ignore[arg-type]
+    def watch(step: str, call: Callable[[], Any]) -> Any:
+        busy[step] += 1
+        most[step] = max(most[step], busy[step])
+        time.sleep(0.005)  # a window in which a second concurrent call would show
+        busy[step] -= 1
+        return call()
+
+    def watched_prepare(self: Any, frame: pl.DataFrame) -> Any:
+        return watch("prepare", lambda: prepare(self, frame))
+
+    def watched_finish(self: Any, prepared: Any) -> Any:
+        seen.append(int(prepared.events[F.LOG_FILE_LINE][0]))
+        return watch("finish", lambda: finish(self, prepared))
 
     def run(workers: int) -> pl.DataFrame:
         sink = CollectSink()
@@ -224,11 +235,12 @@ def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
         return pl.concat(sink.batches, how="diagonal_relaxed")
 
     inline = run(0)
-    monkeypatch.setattr(PARSERS["sshd"], "parse", watched)
+    monkeypatch.setattr(PARSERS["sshd"], "prepare", watched_prepare)
+    monkeypatch.setattr(PARSERS["sshd"], "finish", watched_finish)
     threaded = run(2)
     assert len(seen) > 10
-    assert max(n for n, _ in seen) == 1
-    assert [first for _, first in seen] == sorted(first for _, first in seen)
+    assert (most["finish"], most["prepare"]) == (1, 2)
+    assert seen == sorted(seen)
     assert inline.equals(threaded)
     years = inline[F.TIMESTAMP].dt.year()
     assert (years.head(300).unique().to_list(), years.tail(300).unique().to_list()) == (

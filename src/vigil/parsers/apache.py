@@ -142,7 +142,6 @@ class ApacheParser(LineParser):
     summary = "Apache/nginx access log: common, combined, vhost_combined, nginx combined"
     patterns: ClassVar[dict[str, str]] = _LINE_SHAPES
     priority = 20
-    # No state from chunk to chunk: the pipeline may parse chunks at the same time.
     independent_chunks = True
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:

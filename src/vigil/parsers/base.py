@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -58,12 +58,27 @@ class LineParser:
     patterns: ClassVar[Mapping[str, str]]
     # When two parsers take the same share of a file's first lines, the higher wins.
     priority: ClassVar[int] = 0
+    # True when `parse` keeps no state from one chunk of a file to the next, so chunks
+    # may be parsed at the same time (see `prepare`).
+    independent_chunks: ClassVar[bool] = False
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
         raise NotImplementedError  # pragma: no cover - every registered parser overrides it
+
+    def prepare(self, frame: pl.DataFrame) -> Any:
+        """The part of `parse` that does not depend on the chunks before this one: it may
+        run on any thread, for chunks in any order; `finish` completes it, chunks in
+        file order. By default: all of `parse` when the parser keeps no state from chunk
+        to chunk (`independent_chunks`), else nothing."""
+        return self.parse(frame) if self.independent_chunks else frame
+
+    def finish(self, prepared: Any) -> ParseResult:
+        """`parse`'s result from what `prepare` gave (called for chunks in file order)."""
+        result: ParseResult = prepared if self.independent_chunks else self.parse(prepared)
+        return result
 
     @classmethod
     def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:

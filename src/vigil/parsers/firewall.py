@@ -72,7 +72,6 @@ class FirewallParser(LineParser):
     summary = "pipe-separated firewall log: time | src | dst | proto | action | sport | dport"
     patterns: ClassVar[dict[str, str]] = {"record": _RECORD, "header": _HEADER}
     priority = 10
-    # No state from chunk to chunk: the pipeline may parse chunks at the same time.
     independent_chunks = True
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:

@@ -12,6 +12,7 @@ for an auth.log, its sudo lines included), while `process.name` tells the progra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import polars as pl
@@ -40,6 +41,13 @@ _SOLARIS_ID = r"^\[ID \d+ [\w.]+\] "
 _LINE_ROW = "_line_row"
 
 
+@dataclass
+class _Prepared:
+    events: pl.DataFrame  # header rows with their fields, timestamps still as text
+    extra: pl.DataFrame | None  # events from lines without a syslog header
+    rejects: pl.DataFrame
+
+
 class SyslogFamilyParser(LineParser):
     """Base of the syslog-header parsers; subclasses set `name`, `summary`, `patterns`."""
 
@@ -51,12 +59,21 @@ class SyslogFamilyParser(LineParser):
         self.years = YearTracker(ctx)
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
+        return self.finish(self.prepare(frame))
+
+    def prepare(self, frame: pl.DataFrame) -> _Prepared:
+        """Everything but the timestamps: the year of a BSD timestamp depends on the lines
+        before it, so `finish` resolves it, chunk after chunk."""
         headers, rest = split_headers(frame)
         extra, rejects = self.without_header(rest)
-        events = add_timestamps(self.messages(headers), self.years)
+        return _Prepared(self.messages(headers), extra, pl.concat([empty_rejects(), rejects]))
+
+    def finish(self, prepared: _Prepared) -> ParseResult:
+        events = add_timestamps(prepared.events, self.years)
+        extra = prepared.extra
         if extra is not None and extra.height:
             events = pl.concat([events, extra], how="diagonal_relaxed").sort(F.LOG_FILE_LINE)
-        return ParseResult(events, pl.concat([empty_rejects(), rejects]))
+        return ParseResult(events, prepared.rejects)
 
     def without_header(self, rest: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame]:
         """(events from lines without a syslog header, rejects): by default all rejects."""

@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import polars as pl
 
@@ -132,13 +133,15 @@ def _analyze_file(
             merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
             parser = parser_cls(replace(ctx, options=merged))
         # Parsing runs on worker threads beside the reading and the sinks (which take
-        # the chunks in order on this thread): two chunks at once when chunks are
-        # independent, else one worker, which takes them in order (the syslog year
-        # carries over from chunk to chunk).
-        workers = options.parse_workers
-        if not getattr(parser_cls, "independent_chunks", False):
-            workers = min(workers, 1)
-        for chunk, parsed in _in_order(reader.chunks(), lambda c: parse_chunk(c, parser), workers):
+        # the chunks in order on this thread): chunks are prepared several at once, and
+        # finished in order on one more thread (the syslog year carries over from chunk
+        # to chunk; see LineParser.prepare).
+        for chunk, parsed in _in_order(
+            reader.chunks(),
+            lambda c: prepare_chunk(c, parser),
+            lambda p: finish_chunk(p, parser),
+            options.parse_workers,
+        ):
             _record_chunk(chunk, parsed, fr, sinks, rejects)
             # Let this chunk go before the next one is read and parsed (the loop
             # variables would otherwise hold it until then: one chunk more in memory).
@@ -177,8 +180,25 @@ class ParsedChunk:
     skipped: int
 
 
+@dataclass
+class PreparedChunk:
+    """A chunk parsed as far as it can be without the chunks before it."""
+
+    origin: str
+    full: pl.DataFrame
+    rejected: list[pl.DataFrame]
+    skipped: int
+    prepared: Any  # what the parser's prepare gave; None without a parser
+
+
 def parse_chunk(chunk: Chunk, parser: LineParser | None) -> ParsedChunk:
-    """Parse one chunk; touches nothing shared, so it can run on a worker thread."""
+    """Parse one chunk (the chunks of a file in order, on any one thread)."""
+    return finish_chunk(prepare_chunk(chunk, parser), parser)
+
+
+def prepare_chunk(chunk: Chunk, parser: LineParser | None) -> PreparedChunk:
+    """What parsing a chunk needs no earlier chunk for; touches nothing shared, so chunks
+    can be prepared at the same time on worker threads."""
     frame = full = chunk.frame()
     rejected: list[pl.DataFrame] = []
     if chunk.overlong:
@@ -191,17 +211,25 @@ def parse_chunk(chunk: Chunk, parser: LineParser | None) -> ParsedChunk:
     skipped = int(blank.sum())
     if skipped:
         frame = frame.filter(~blank)
-    events = None
+    prepared = None
     if parser is None:
         rejected.append(frame.select(F.LOG_FILE_LINE, pl.lit(UNKNOWN_FORMAT).alias(REASON)))
     else:
-        result = parse_lines(parser, frame)
+        prepared = parser.prepare(frame)
+    return PreparedChunk(chunk.origin, full, rejected, skipped, prepared)
+
+
+def finish_chunk(chunk: PreparedChunk, parser: LineParser | None) -> ParsedChunk:
+    """The rest of parsing a prepared chunk; chunks of a file must come in order."""
+    rejected, skipped, events = chunk.rejected, chunk.skipped, None
+    if parser is not None:
+        result = _timestamped(parser.finish(chunk.prepared))
         skipped += result.skipped
         rejected.append(result.rejects)
         events = result.events
     if events is not None and events.height:
         events = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
-    return ParsedChunk(full, pl.concat([empty_rejects(), *rejected]), events, skipped)
+    return ParsedChunk(chunk.full, pl.concat([empty_rejects(), *rejected]), events, skipped)
 
 
 def _record_chunk(
@@ -235,16 +263,22 @@ def _record_chunk(
 
 
 def _in_order(
-    chunks: Iterator[Chunk], work: Callable[[Chunk], ParsedChunk], workers: int
+    chunks: Iterator[Chunk],
+    prepare: Callable[[Chunk], PreparedChunk],
+    finish: Callable[[PreparedChunk], ParsedChunk],
+    workers: int,
 ) -> Iterator[tuple[Chunk, ParsedChunk]]:
-    """`work` over the chunks on `workers` threads (polars releases the GIL), results
-    in input order. While the consumer handles one chunk, the next `workers` are being
-    worked on, so memory is bounded by `workers + 1` chunks. No worker: all inline."""
+    """`prepare` over the chunks on `workers` threads (polars releases the GIL), then
+    `finish` on one more thread in input order; results in input order. While the
+    consumer handles one chunk, the next `workers` are being worked on, so memory is
+    bounded by `workers + 1` chunks. No worker: all inline."""
     if workers == 0:
         for chunk in chunks:
-            yield chunk, work(chunk)
+            yield chunk, finish(prepare(chunk))
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-parse")
+    # One thread, so finishing goes in submission order.
+    ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-finish")
     pending: deque[tuple[Chunk, Future[ParsedChunk]]] = deque()
     failure: Exception | None = None
     try:
@@ -258,7 +292,8 @@ def _in_order(
                 # count, as they do inline.
                 failure = e
                 break
-            pending.append((chunk, pool.submit(work, chunk)))
+            prepared = pool.submit(prepare, chunk)
+            pending.append((chunk, ordered.submit(_finish_after, finish, prepared)))
             if len(pending) > workers:
                 done, future = pending.popleft()
                 yield done, future.result()
@@ -267,14 +302,25 @@ def _in_order(
             yield done, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        ordered.shutdown(wait=True, cancel_futures=True)
     if failure is not None:
         raise failure
+
+
+def _finish_after(
+    finish: Callable[[PreparedChunk], ParsedChunk], prepared: Future[PreparedChunk]
+) -> ParsedChunk:
+    return finish(prepared.result())
 
 
 def parse_lines(parser: LineParser, frame: pl.DataFrame) -> ParseResult:
     """Run a parser over non-blank lines and enforce what every event must have: an
     event without a valid timestamp becomes a reject."""
-    result = parser.parse(frame)
+    return _timestamped(parser.parse(frame))
+
+
+def _timestamped(result: ParseResult) -> ParseResult:
+    """An event without a valid timestamp becomes a reject."""
     no_ts = pl.col(F.TIMESTAMP).is_null()
     bad_ts = result.events.filter(no_ts).select(F.LOG_FILE_LINE, pl.lit(NO_TIMESTAMP).alias(REASON))
     rejects = pl.concat(
