@@ -189,16 +189,19 @@ class PreparedChunk:
     rejected: list[pl.DataFrame]
     skipped: int
     prepared: Any  # what the parser's prepare gave; None without a parser
+    whole: bool = False  # `prepared` is the parser's whole ParseResult
 
 
 def parse_chunk(chunk: Chunk, parser: LineParser | None) -> ParsedChunk:
-    """Parse one chunk (the chunks of a file in order, on any one thread)."""
-    return finish_chunk(prepare_chunk(chunk, parser), parser)
+    """Parse one chunk with the parser's `parse` (chunks of a file in order, on any one
+    thread)."""
+    return finish_chunk(prepare_chunk(chunk, parser, whole=True), parser)
 
 
-def prepare_chunk(chunk: Chunk, parser: LineParser | None) -> PreparedChunk:
+def prepare_chunk(chunk: Chunk, parser: LineParser | None, *, whole: bool = False) -> PreparedChunk:
     """What parsing a chunk needs no earlier chunk for; touches nothing shared, so chunks
-    can be prepared at the same time on worker threads."""
+    can be prepared at the same time on worker threads (`whole`: all of the parsing,
+    for chunks given in order)."""
     frame = full = chunk.frame()
     rejected: list[pl.DataFrame] = []
     if chunk.overlong:
@@ -215,15 +218,15 @@ def prepare_chunk(chunk: Chunk, parser: LineParser | None) -> PreparedChunk:
     if parser is None:
         rejected.append(frame.select(F.LOG_FILE_LINE, pl.lit(UNKNOWN_FORMAT).alias(REASON)))
     else:
-        prepared = parser.prepare(frame)
-    return PreparedChunk(chunk.origin, full, rejected, skipped, prepared)
+        prepared = parser.parse(frame) if whole else parser.prepare(frame)
+    return PreparedChunk(chunk.origin, full, rejected, skipped, prepared, whole)
 
 
 def finish_chunk(chunk: PreparedChunk, parser: LineParser | None) -> ParsedChunk:
     """The rest of parsing a prepared chunk; chunks of a file must come in order."""
     rejected, skipped, events = chunk.rejected, chunk.skipped, None
     if parser is not None:
-        result = _timestamped(parser.finish(chunk.prepared))
+        result = _timestamped(chunk.prepared if chunk.whole else parser.finish(chunk.prepared))
         skipped += result.skipped
         rejected.append(result.rejects)
         events = result.events
