@@ -136,16 +136,16 @@ def _analyze_file(
         # the chunks in order on this thread): chunks are prepared several at once, and
         # finished in order on one more thread (the syslog year carries over from chunk
         # to chunk; see LineParser.prepare).
-        for chunk, parsed in _in_order(
+        for parsed in _in_order(
             reader.chunks(),
             lambda c: prepare_chunk(c, parser),
             lambda p: finish_chunk(p, parser),
             options.parse_workers,
         ):
-            _record_chunk(chunk, parsed, fr, sinks, rejects)
+            _record_chunk(origin, parsed, fr, sinks, rejects)
             # Let this chunk go before the next one is read and parsed (the loop
-            # variables would otherwise hold it until then: one chunk more in memory).
-            del chunk, parsed
+            # variable would otherwise hold it until then: one chunk more in memory).
+            del parsed
             if progress is not None:
                 progress(origin, reader.bytes_read)
 
@@ -174,10 +174,14 @@ def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
 class ParsedChunk:
     """What parsing one chunk gave, before it is counted and passed on."""
 
+    # The rejected lines' text (`line`, `log.file.line`): all a reject report needs of
+    # the chunk's text, so a parsed chunk waiting for the sinks does not hold the rest.
     full: pl.DataFrame
     rejects: pl.DataFrame
     events: pl.DataFrame | None
     skipped: int
+    lines: int = 0  # lines in the chunk
+    replaced: int = 0  # undecodable bytes replaced in the chunk
 
 
 @dataclass
@@ -190,6 +194,7 @@ class PreparedChunk:
     skipped: int
     prepared: Any  # what the parser's prepare gave; None without a parser
     whole: bool = False  # `prepared` is the parser's whole ParseResult
+    replaced: int = 0
 
 
 def parse_chunk(chunk: Chunk, parser: LineParser | None) -> ParsedChunk:
@@ -219,7 +224,7 @@ def prepare_chunk(chunk: Chunk, parser: LineParser | None, *, whole: bool = Fals
         rejected.append(frame.select(F.LOG_FILE_LINE, pl.lit(UNKNOWN_FORMAT).alias(REASON)))
     else:
         prepared = parser.parse(frame) if whole else parser.prepare(frame)
-    return PreparedChunk(chunk.origin, full, rejected, skipped, prepared, whole)
+    return PreparedChunk(chunk.origin, full, rejected, skipped, prepared, whole, chunk.replaced)
 
 
 def finish_chunk(chunk: PreparedChunk, parser: LineParser | None) -> ParsedChunk:
@@ -232,19 +237,23 @@ def finish_chunk(chunk: PreparedChunk, parser: LineParser | None) -> ParsedChunk
         events = result.events
     if events is not None and events.height:
         events = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
-    return ParsedChunk(chunk.full, pl.concat([empty_rejects(), *rejected]), events, skipped)
+    all_rejects = pl.concat([empty_rejects(), *rejected])
+    text = chunk.full.join(all_rejects.select(F.LOG_FILE_LINE), on=F.LOG_FILE_LINE, how="semi")
+    return ParsedChunk(
+        text, all_rejects, events, skipped, lines=chunk.full.height, replaced=chunk.replaced
+    )
 
 
 def _record_chunk(
-    chunk: Chunk,
+    origin: str,
     parsed: ParsedChunk,
     fr: FileReport,
     sinks: Sequence[BatchSink],
     rejects: RejectWriter | None,
 ) -> None:
     """Count a parsed chunk and pass its events to the sinks (chunks arrive in order)."""
-    fr.lines += parsed.full.height
-    fr.replaced_bytes += chunk.replaced
+    fr.lines += parsed.lines
+    fr.replaced_bytes += parsed.replaced
     fr.skipped += parsed.skipped
     all_rejects = parsed.rejects
     if all_rejects.height:
@@ -254,7 +263,7 @@ def _record_chunk(
             dict(zip(counts[REASON].to_list(), counts["len"].to_list(), strict=True))
         )
         if rejects is not None:
-            rejects.write(chunk.origin, all_rejects, parsed.full)
+            rejects.write(origin, all_rejects, parsed.full)
     batch = parsed.events
     if batch is None or batch.height == 0:
         return
@@ -270,19 +279,20 @@ def _in_order(
     prepare: Callable[[Chunk], PreparedChunk],
     finish: Callable[[PreparedChunk], ParsedChunk],
     workers: int,
-) -> Iterator[tuple[Chunk, ParsedChunk]]:
+) -> Iterator[ParsedChunk]:
     """`prepare` over the chunks on `workers` threads (polars releases the GIL), then
     `finish` on one more thread in input order; results in input order. While the
     consumer handles one chunk, the next `workers` are being worked on, so memory is
-    bounded by `workers + 1` chunks. No worker: all inline."""
+    bounded by `workers + 1` chunks (the raw chunk is let go once it is finished). No
+    worker: all inline."""
     if workers == 0:
         for chunk in chunks:
-            yield chunk, finish(prepare(chunk))
+            yield finish(prepare(chunk))
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-parse")
     # One thread, so finishing goes in submission order.
     ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-finish")
-    pending: deque[tuple[Chunk, Future[ParsedChunk]]] = deque()
+    pending: deque[Future[ParsedChunk]] = deque()
     failure: Exception | None = None
     try:
         while True:
@@ -296,13 +306,13 @@ def _in_order(
                 failure = e
                 break
             prepared = pool.submit(prepare, chunk)
-            pending.append((chunk, ordered.submit(_finish_after, finish, prepared)))
+            del chunk
+            pending.append(ordered.submit(_finish_after, finish, prepared))
+            del prepared
             if len(pending) > workers:
-                done, future = pending.popleft()
-                yield done, future.result()
+                yield pending.popleft().result()
         while pending:
-            done, future = pending.popleft()
-            yield done, future.result()
+            yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         ordered.shutdown(wait=True, cancel_futures=True)
