@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TextIO, overload
 
-from vigil.alerts.model import Alert, Evidence, _iso
+from vigil.alerts.model import _ENCODER, Alert, Evidence, _iso
 
 # json's own C string encoder (what json.dumps uses with ensure_ascii).
 _encode_text: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -36,11 +36,11 @@ def encode(alert: Alert) -> EncodedAlert:
     doc = alert.to_json(evidence=False)
     # The evidence is most of an alert: encoded once, shared by the text and the column.
     evidence = encode_evidence(alert.evidence)
-    head = json.dumps(doc, default=str)
+    head = _ENCODER.encode(doc)
     return EncodedAlert(
         text=f'{head[:-1]}, "evidence": {evidence}}}',
         tags=json.dumps(doc["tags"]),
-        entity=json.dumps(doc["entity"], default=str),
+        entity=_ENCODER.encode(doc["entity"]),
         evidence=evidence,
     )
 
@@ -117,5 +117,5 @@ def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
                 out.write(f", {text}" if k else text)
             out.write("]")
         else:
-            out.write(json.dumps(value, default=str))
+            out.write(_ENCODER.encode(value))
     out.write("}\n")

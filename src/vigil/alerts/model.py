@@ -11,6 +11,8 @@ from typing import Any
 
 # How many evidence events an alert keeps by default.
 MAX_EVIDENCE = 20
+# json.dumps(..., default=str) without building an encoder per call (same text).
+_ENCODER = json.JSONEncoder(default=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ class Alert:
     fingerprint: str = field(init=False, compare=False, default="")
 
     def __post_init__(self) -> None:
-        key = json.dumps([self.rule_name, sorted(self.entity.items())], default=str)
+        key = _ENCODER.encode([self.rule_name, sorted(self.entity.items())])
         object.__setattr__(self, "fingerprint", hashlib.sha256(key.encode()).hexdigest()[:32])
 
     def to_json(self, *, evidence: bool = True) -> dict[str, Any]:
