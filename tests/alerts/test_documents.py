@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
+import polars as pl
 import pytest
 
 from tests.alerts.factories import T0, alert
@@ -17,7 +18,7 @@ from vigil.alerts.documents import (
     with_new_flag,
     write_json,
 )
-from vigil.alerts.model import Alert, Evidence
+from vigil.alerts.model import Alert, Evidence, iso_texts
 
 
 def _with_evidence() -> Alert:
@@ -85,3 +86,20 @@ def test_evidence_text_is_what_json_dumps_writes() -> None:
     )
     assert encode_evidence(evidence) == json.dumps([e.to_json() for e in evidence])
     assert encode_evidence(()) == "[]"
+
+
+def test_column_formatted_times_equal_python_formatted_ones() -> None:
+    """Times formatted by polars for a whole column read as Evidence.to_json writes them."""
+    times = [
+        T0,
+        T0 + timedelta(microseconds=1),
+        T0 + timedelta(seconds=59, microseconds=999999),
+        datetime(1999, 12, 31, 23, 59, 59, 120000, tzinfo=UTC),
+        datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
+    ]
+    column = pl.Series("ts", times, dtype=pl.Datetime("us", "UTC"))
+    texts = pl.DataFrame([column]).select(iso_texts(pl.col("ts"))).to_series().to_list()
+    assert texts == [Evidence(t, None, None).to_json()["@timestamp"] for t in times]
+    with_text = Evidence(T0, "a.log", 1, "m", texts[0])
+    assert with_text == Evidence(T0, "a.log", 1, "m")
+    assert encode_evidence([with_text]) == encode_evidence([Evidence(T0, "a.log", 1, "m")])

@@ -54,7 +54,7 @@ def encode_evidence(evidence: Iterable[Evidence]) -> str:
             # Not a plain int (a subclass, a float): json.dumps decides how it looks.
             return json.dumps([x.to_json() for x in evidence], default=str)
         parts.append(
-            f'{{"@timestamp": "{_iso(e.timestamp)}", '
+            f'{{"@timestamp": "{e.iso or _iso(e.timestamp)}", '
             f'"log.file.path": {_text(e.path)}, '
             f'"log.file.line": {"null" if e.line is None else e.line}, '
             f'"message": {_text(e.message)}}}'

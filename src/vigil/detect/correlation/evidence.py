@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from vigil.alerts.model import Alert, Evidence
+from vigil.alerts.model import Alert, Evidence, iso_texts
 from vigil.detect.correlation import rows as R
 from vigil.detect.correlation.spec import CorrelationSpec
 from vigil.detect.correlation.windows import I64
@@ -50,12 +50,14 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
         return []
     owner, picked = evidence_rows(win, rows, max_evidence)
     ev = win.block.select(_AS_TIME, R.PATH, R.LINE, R.MSG)[win.order[picked]]
+    ev = ev.with_columns(iso_texts(pl.col(R.TS)).alias("_iso"))
     # One str object per distinct path: evidence of one file shares it.
     paths: dict[str | None, str | None] = {}
     evidence = [
-        Evidence(t, paths.setdefault(p, p), n, m)
-        for t, p, n, m in zip(
+        Evidence(t, paths.setdefault(p, p), n, m, iso)
+        for t, iso, p, n, m in zip(
             ev.get_column(R.TS).to_list(),
+            ev.get_column("_iso").to_list(),
             ev.get_column(R.PATH).to_list(),
             ev.get_column(R.LINE).to_list(),
             ev.get_column(R.MSG).to_list(),

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from vigil.alerts.model import MAX_EVIDENCE, Alert, Evidence
+from vigil.alerts.model import MAX_EVIDENCE, Alert, Evidence, iso_texts
 from vigil.clock import Clock, SystemClock
 from vigil.detect.sigma.compiler import CompiledRule, FieldTest, per_value_tests, rule_key
 from vigil.detect.sigma.mapping import Logsource, Schema, column
 from vigil.detect.sigma.modifiers import Column, RegexMatch, StringMatch, field_test
-from vigil.schema.fields import F
+from vigil.schema.fields import TIMESTAMP_DTYPE, F
 
 if TYPE_CHECKING:
     from sigma.correlations import SigmaCorrelationRule
@@ -307,8 +307,12 @@ class SigmaDetector:
             keys = [column(schema, f)[0].alias(f"__entity_{n}") for n, f in enumerate(entity)]
         ts = column(schema, F.TIMESTAMP)[0]
         count = column(schema, F.EVENT_COUNT)[0].cast(pl.Int64).fill_null(1)
+        # The evidence's time as its JSON text, formatted for the whole column at once
+        # (for UTC times, which every parser's batch has; else formatted when written).
+        utc = schema.get(F.TIMESTAMP) == TIMESTAMP_DTYPE
         evidence = pl.struct(
             ts.alias("ts"),
+            (iso_texts(ts) if utc else pl.lit(None, dtype=pl.String)).alias("iso"),
             column(schema, F.LOG_FILE_PATH)[0].cast(pl.String).alias("path"),
             column(schema, F.LOG_FILE_LINE)[0].cast(pl.Int64).alias("line"),
             column(schema, F.MESSAGE)[0].cast(pl.String).alias("message"),
@@ -339,6 +343,7 @@ class SigmaDetector:
                 path=e["path"],
                 line=e["line"],
                 message=e["message"],
+                iso=e["iso"],
             )
             for e in row["__evidence"]
         )
