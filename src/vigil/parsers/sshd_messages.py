@@ -123,6 +123,13 @@ _LOGIN_KEY = MessageKind(
         rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}"
         r"(?: ssh\d?)?(?:: (?P<keytype>[\w-]+) (?P<fingerprint>\S+).*?)?" + PREAUTH
     ),
+    # What OpenSSH 6.8 and later write; anything else (a suffix, no port, an IPv6
+    # address starting with a letter) takes the lenient pattern.
+    fast=(
+        r"(?P<verdict>Failed|Accepted|P(?:ostponed|artial)) (?P<method>publickey) for "
+        r"(?P<a>[^ ]*) (?:user (?P<user>[^ ]*) )?from (?P<ip>[0-9:][^ ]*) port (?P<port>[0-9]+)"
+        r" ssh2: (?P<keytype>[A-Za-z0-9_-]+) (?P<fingerprint>[^ ]+)$"
+    ),
     action="ssh_login",
     outcome=_VERDICT,
     category="authentication",
