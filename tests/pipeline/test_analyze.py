@@ -254,6 +254,44 @@ def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
     )
 
 
+def test_next_chunk_is_parsed_while_the_sinks_take_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the sinks handle a chunk's events, the next chunk is already being parsed,
+    for a parser with in-order work too (one preparing thread)."""
+    lines = [
+        f"Nov 22 10:00:{i % 60:02d} host sshd[{i}]: Failed password for root "
+        f"from 203.0.113.{i % 250} port {1000 + i} ssh2"
+        for i in range(400)
+    ]
+    path = tmp_path / "auth.log"
+    path.write_text("\n".join(lines) + "\n")
+    prepare = PARSERS["sshd"].prepare
+    second = threading.Event()
+    calls: list[int] = []
+
+    def counted(self: Any, frame: pl.DataFrame) -> Any:
+        calls.append(frame.height)
+        if len(calls) == 2:
+            second.set()
+        return prepare(self, frame)
+
+    class Waiting(CollectSink):
+        overlapped = False
+
+        def consume(self, batch: pl.DataFrame) -> None:
+            if not self.batches:
+                self.overlapped = second.wait(timeout=10)
+            super().consume(batch)
+
+    monkeypatch.setattr(PARSERS["sshd"], "prepare", counted)
+    sink = Waiting()
+    options = AnalyzeOptions(format="sshd", year=2025, block_bytes=4096, parse_workers=2)
+    analyze([str(path)], options, sinks=[sink])
+    assert len(sink.batches) > 2
+    assert sink.overlapped
+
+
 def test_chunks_read_before_a_read_failure_count_with_workers(tmp_path: Path) -> None:
     """When a compressed file turns out truncated, the chunks read before the failure are
     counted the same with parsing threads as without, and the error is reported."""

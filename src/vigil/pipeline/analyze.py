@@ -287,11 +287,9 @@ def _in_order(
 ) -> Iterator[ParsedChunk]:
     """`prepare` over the chunks on `workers` threads (polars releases the GIL), then
     `finish` on one more thread in input order; results in input order. While the
-    consumer handles one chunk, the next `workers - 1` are being worked on and one more
-    is read: memory is bounded by `workers + 1` chunks (the raw chunk is let go once it
-    is finished). One chunk more ahead cost 35-40 MB of peak RSS on sshd lines (8 MB
-    chunks) and gained no time: the sinks or the parsing already keep both cores busy.
-    No worker: all inline."""
+    consumer handles one chunk, the next `workers` are being worked on, so memory is
+    bounded by `workers + 1` chunks (the raw chunk is let go once it is finished). No
+    worker: all inline."""
     if workers == 0:
         for chunk in chunks:
             yield finish(prepare(chunk))
@@ -316,7 +314,7 @@ def _in_order(
             del chunk
             pending.append(ordered.submit(_finish_after, finish, prepared))
             del prepared
-            if len(pending) >= workers:
+            if len(pending) > workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
