@@ -292,6 +292,29 @@ def test_next_chunk_is_parsed_while_the_sinks_take_one(
     assert sink.overlapped
 
 
+def test_parser_caps_the_block_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser's largest block size wins over a larger reader default; a smaller one
+    asked for in the options stays."""
+    lines = [
+        f"Nov 22 10:00:{i % 60:02d} host sshd[{i}]: Connection closed by 203.0.113.{i % 250} "
+        f"port {1000 + i} [preauth]"
+        for i in range(300)
+    ]
+    path = tmp_path / "auth.log"
+    path.write_text("\n".join(lines) + "\n")
+
+    def chunks(block_bytes: int) -> int:
+        sink = CollectSink()
+        options = AnalyzeOptions(format="sshd", year=2025, block_bytes=block_bytes)
+        analyze([str(path)], options, sinks=[sink])
+        assert sum(b.height for b in sink.batches) == 300
+        return len(sink.batches)
+
+    monkeypatch.setattr(PARSERS["sshd"], "max_block_bytes", 4096)
+    assert chunks(1 << 20) == chunks(4096) > 3
+    assert chunks(2048) > chunks(4096)
+
+
 def test_chunks_read_before_a_read_failure_count_with_workers(tmp_path: Path) -> None:
     """When a compressed file turns out truncated, the chunks read before the failure are
     counted the same with parsing threads as without, and the error is reported."""

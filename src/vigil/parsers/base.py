@@ -61,6 +61,9 @@ class LineParser:
     # True when `parse` keeps no state from one chunk of a file to the next, so chunks
     # may be parsed at the same time (see `prepare`).
     independent_chunks: ClassVar[bool] = False
+    # The largest block of a file to parse at once, for parsers that briefly need many
+    # times a block's size while parsing it; None: the reader's default.
+    max_block_bytes: ClassVar[int | None] = None
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx

@@ -132,6 +132,8 @@ def _analyze_file(
         if parser_cls is not None:
             merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
             parser = parser_cls(replace(ctx, options=merged))
+            if parser_cls.max_block_bytes is not None:
+                reader.block_bytes = min(reader.block_bytes, parser_cls.max_block_bytes)
         # Parsing runs on worker threads beside the reading and the sinks (which take
         # the chunks in order on this thread): chunks are prepared several at once, and
         # finished in order on one more thread (the syslog year carries over from chunk

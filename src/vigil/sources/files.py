@@ -25,10 +25,7 @@ import polars as pl
 from vigil.errors import SourceError
 
 STDIN = "-"
-# Parsing a block briefly takes ~8x its size (the regex groups, the message kinds): 6 MB
-# keeps a 5M-line auth.log under 400 MB of peak RSS with a block being parsed beside the
-# one the sinks take (8 MB: 400-432 MB), for a few % more CPU per line.
-DEFAULT_BLOCK_BYTES = 6 << 20
+DEFAULT_BLOCK_BYTES = 8 << 20
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 BINARY_PROBE_BYTES = 8192
 # Bytes of an overlong line that are kept for the reject report.
