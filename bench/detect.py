@@ -11,10 +11,10 @@ temporary state directory, so no run finds the alerts of an earlier one in its s
 like `bench/parse.py`, vigil runs with its bytecode and its compiled rule pack cached.
 
 The logs are generated into bench/out/ as `detect_<kind>_<size>.log`, starting on
-DETECT_START, and reused while their truth matches: detection needs event times in the
-past. The correlation engine ignores events dated more than 15 minutes after the clock
-(a forged date must not move event time ahead), and `bench/parse.py`'s logs start on the
-generator's default day, so most of a multi-day log would be "future" and skipped.
+DETECT_START, and reused while their truth matches: event times in the past. The live
+monitor's correlation engine ignores events dated more than 15 minutes after the clock (a
+forged date must not move event time ahead; `vigil analyze`, a replay, does not), and
+`bench/parse.py`'s logs start on the generator's default day.
 """
 
 from __future__ import annotations
