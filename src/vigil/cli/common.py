@@ -1,19 +1,27 @@
-"""What every vigil command shares: global options, the config, and how errors end."""
+"""What every vigil command shares: global options, the config, and how errors end.
+
+Start-up is part of every command's run time (a `vigil analyze` of a small file is
+mostly imports), so the command modules import at their top only typer and what their
+options need; each command imports its implementation when it runs. The config models
+(pydantic) load with the first `state.config`, rich with the first message printed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
-from vigil.config.loader import load_config
-from vigil.config.models import VigilConfig
 from vigil.errors import ExitCode, VigilError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vigil.config.models import VigilConfig
 
 
 @dataclass
@@ -26,6 +34,8 @@ class GlobalOptions:
     @property
     def config(self) -> VigilConfig:
         if self._config is None:
+            from vigil.config.loader import load_config  # noqa: PLC0415 - see the docstring
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -35,7 +45,20 @@ class GlobalOptions:
 
 
 state = GlobalOptions()
-stderr = Console(stderr=True, highlight=False)
+
+
+@cache
+def stderr() -> Console:
+    """The console of error and warning lines."""
+    from rich.console import Console  # noqa: PLC0415 - see the docstring
+
+    return Console(stderr=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    """One line on stderr, printed as written (no markup, never folded)."""
+    stderr().print(message, markup=False, soft_wrap=True)
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,10 +74,10 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except VigilError as e:
             if state.debug:
                 raise
-            stderr.print(f"error: {e}", markup=False, soft_wrap=True)
+            print_error(f"error: {e}")
             raise typer.Exit(int(e.exit_code)) from None
         except KeyboardInterrupt:
-            stderr.print("interrupted", markup=False)
+            stderr().print("interrupted", markup=False)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
     return wrapper

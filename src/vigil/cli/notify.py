@@ -4,33 +4,39 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vigil.cli.common import handles_errors, state
 from vigil.clock import SystemClock
 from vigil.errors import ResponderError
-from vigil.notify.notifier import DeliveryReport, Notifier
-from vigil.notify.outbox import FAILED, QUEUED, SENDING, STATES
-from vigil.store.db import StateDB
+
+# The notifier (apprise, jinja2) and rich are imported by the commands: this module is
+# imported by every `vigil` command (see vigil.cli.common).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vigil.notify.notifier import DeliveryReport, Notifier
+    from vigil.store.db import StateDB
 
 notify_app = typer.Typer(
     help="Notification channels: send a test, show or deliver the outbox.",
     no_args_is_help=True,
 )
 
-STATE_STYLE = {QUEUED: "yellow", SENDING: "cyan", FAILED: "red", "sent": "green"}
-
 
 def _notifier() -> tuple[Notifier, StateDB]:
+    from vigil.notify.notifier import Notifier  # noqa: PLC0415
+    from vigil.store.db import StateDB  # noqa: PLC0415
+
     db = StateDB.in_state_dir(state.state_dir)
     return Notifier(state.config.notify, db, SystemClock()), db
 
 
 def _console() -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
     # Captured or piped output has no width; rich would fold long errors at 80 columns.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
@@ -61,6 +67,10 @@ def outbox_cmd(
     ] = False,
 ) -> None:
     """Messages waiting to be sent or given up, and alerts waiting in open digests."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from vigil.notify.outbox import FAILED, QUEUED, SENDING, STATES  # noqa: PLC0415
+
     notifier, db = _notifier()
     try:
         states = STATES if show_all else (QUEUED, SENDING, FAILED)
@@ -82,10 +92,11 @@ def outbox_cmd(
         return
     console = _console()
     table = Table(title=f"Outbox ({_summary(counts)})", title_justify="left")
+    state_style = {QUEUED: "yellow", SENDING: "cyan", FAILED: "red", "sent": "green"}
     for col in ("id", "channel", "kind", "state", "tries", "next try (UTC)", "subject", "error"):
         table.add_column(col, overflow="fold")
     for m in messages:
-        style = STATE_STYLE.get(m.state, "")
+        style = state_style.get(m.state, "")
         next_try = m.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if m.state == QUEUED else ""
         table.add_row(
             str(m.id),
@@ -141,4 +152,6 @@ def _print_report(report: DeliveryReport, requeued: int) -> None:
 
 
 def _summary(counts: dict[str, int]) -> str:
+    from vigil.notify.outbox import STATES  # noqa: PLC0415
+
     return ", ".join(f"{counts.get(s, 0)} {s}" for s in STATES)

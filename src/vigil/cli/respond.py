@@ -12,23 +12,24 @@ import json
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from vigil.alerts.model import Alert
 from vigil.cli.common import handles_errors, state
 from vigil.clock import SystemClock
-from vigil.config.durations import format_duration, parse_duration
 from vigil.errors import ResponderError, UsageError
-from vigil.notify.notifier import DeliveryReport, Notifier
-from vigil.respond.engine import ResponseEngine
 from vigil.respond.model import LIVE_STATES, Action, ActionKind, ActionState
-from vigil.respond.policy import operator_actor
-from vigil.store.db import StateDB
+
+# The engine, the notifier and rich are imported by the functions that use them: this
+# module is imported by every `vigil` command (see vigil.cli.common).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vigil.alerts.model import Alert
+    from vigil.notify.notifier import DeliveryReport
+    from vigil.respond.engine import ResponseEngine
+    from vigil.store.db import StateDB
 
 actions_app = typer.Typer(help="List, approve and revert response actions.", no_args_is_help=True)
 
@@ -46,6 +47,9 @@ STATE_STYLE = {
 
 
 def engine(apply: bool = False) -> ResponseEngine:
+    from vigil.respond.engine import ResponseEngine  # noqa: PLC0415
+    from vigil.store.db import StateDB  # noqa: PLC0415
+
     db = StateDB.in_state_dir(state.state_dir)
     return ResponseEngine.from_config(
         state.config, db, SystemClock(), enforce=True if apply else None
@@ -64,6 +68,8 @@ def ban(
     as_json: JsonOption = False,
 ) -> None:
     """Block an address (the allowlist holds for operators too)."""
+    from vigil.respond.policy import operator_actor  # noqa: PLC0415
+
     span = _duration(ttl)
     eng = engine(apply)
     eng.expire()
@@ -77,6 +83,10 @@ def unban(
     as_json: JsonOption = False,
 ) -> None:
     """Lift every live block of an address, whichever responder holds it."""
+    from rich.markup import escape  # noqa: PLC0415
+
+    from vigil.respond.policy import operator_actor  # noqa: PLC0415
+
     eng = engine()
     eng.expire()
     done = eng.unban(address, operator_actor())
@@ -128,6 +138,8 @@ def approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a pending action: it is applied (with --apply or mode enforce) or planned."""
+    from vigil.respond.policy import operator_actor  # noqa: PLC0415
+
     eng = engine(apply)
     action = eng.approve(action_id, operator_actor())
     _print_one(action, eng.mode, as_json)
@@ -141,6 +153,8 @@ def revert(
     as_json: JsonOption = False,
 ) -> None:
     """Undo a planned, pending or applied action."""
+    from vigil.respond.policy import operator_actor  # noqa: PLC0415
+
     eng = engine()
     action = eng.revert(action_id, operator_actor())
     _print_one(action, eng.mode, as_json)
@@ -150,6 +164,8 @@ def revert(
 @handles_errors
 def reconcile(apply: ApplyOption = False, as_json: JsonOption = False) -> None:
     """Compare the firewalls with the records: re-apply lost bans, remove strays."""
+    from rich.markup import escape  # noqa: PLC0415
+
     eng = engine(apply)
     if not eng.enforce:
         raise UsageError("reconcile changes the firewall: add --apply (or respond.mode: enforce)")
@@ -170,6 +186,9 @@ def audit(
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail of every response decision, oldest first."""
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     entries = engine().audit.entries(limit=limit)
     if as_json:
         _write([e.to_json() for e in entries])
@@ -201,6 +220,11 @@ def register(app: typer.Typer) -> None:
 
 def render_actions(actions: list[dict[str, Any]], console: Console, title: str = "") -> None:
     """The actions table (also of `vigil analyze --respond`)."""
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from vigil.config.durations import format_duration  # noqa: PLC0415
+
     table = Table(title=title or f"Actions ({len(actions)})", title_justify="left")
     for col in ("id", "state", "responder", "target", "ttl", "expires (UTC)", "why", "note"):
         table.add_column(col, overflow="fold")
@@ -251,6 +275,8 @@ def _print_one(action: Action, mode: str, as_json: bool) -> None:
 
 
 def _duration(text: str) -> timedelta:
+    from vigil.config.durations import parse_duration  # noqa: PLC0415
+
     try:
         span = parse_duration(text)
     except ValueError as e:
@@ -273,6 +299,8 @@ def _write(doc: Any) -> None:
 
 
 def _console() -> Console:
+    from rich.console import Console  # noqa: PLC0415
+
     # Piped output has no terminal width; a fixed one keeps addresses on one line.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 132)
 
@@ -280,6 +308,8 @@ def _console() -> Console:
 def respond_to_run(alerts: Iterable[Alert], db: StateDB, *, apply: bool) -> list[Action]:
     """`vigil analyze --respond`: overdue actions expire, then the run's alerts are
     answered by the policy (already answered ones keep their records)."""
+    from vigil.respond.engine import ResponseEngine  # noqa: PLC0415
+
     eng = ResponseEngine.from_config(
         state.config, db, SystemClock(), enforce=True if apply else None
     )
@@ -293,9 +323,12 @@ def notify_run(
     """`vigil analyze` with `notify.channels`: queue the run's alerts (with what was done
     about them) and deliver, closing open digests since the input is over. None when no
     channel is configured. An alert queued by an earlier run is not queued again."""
-    notifier = Notifier(state.config.notify, db, SystemClock())
-    if not notifier.enabled:
+    if not state.config.notify.channels:
         return None
+    # Only now: apprise and jinja2 take ~0.2 s to import.
+    from vigil.notify.notifier import Notifier  # noqa: PLC0415
+
+    notifier = Notifier(state.config.notify, db, SystemClock())
     notifier.alerts(alerts, actions)
     return notifier.flush()
 

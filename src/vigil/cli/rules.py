@@ -7,30 +7,31 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vigil.cli.common import handles_errors, state
 from vigil.clock import SystemClock
-from vigil.config.durations import format_duration
-from vigil.detect.correlation.spec import CorrelationSpec
-from vigil.detect.factory import detection_stage, rule_pack_from_config
-from vigil.detect.rulepack import RulePack, load_pack
-from vigil.detect.sigma.compiler import CompiledRule
 from vigil.errors import UsageError
-from vigil.pipeline.analyze import AnalyzeOptions, analyze
-from vigil.schema.fields import F
-from vigil.sources.files import expand_inputs
+
+# The rule engine (polars, pySigma's models), the pipeline and rich are imported by the
+# commands: this module is imported by every `vigil` command (see vigil.cli.common).
+if TYPE_CHECKING:
+    import polars as pl
+    from rich.console import Console
+
+    from vigil.detect.correlation.spec import CorrelationSpec
+    from vigil.detect.rulepack import RulePack
+    from vigil.detect.sigma.compiler import CompiledRule
 
 rules_app = typer.Typer(help="List, check and try detection rules.", no_args_is_help=True)
 SHOW_MATCHES = 10
 
 
 def _threshold(spec: CorrelationSpec) -> str:
+    from vigil.config.durations import format_duration  # noqa: PLC0415
+
     bounds = " and ".join(f"{b.op} {b.value:g}" for b in spec.bounds) or "all rules"
     return f"{spec.kind.value} {bounds} in {format_duration(spec.timespan)}"
 
@@ -95,6 +96,11 @@ def list_rules(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The rules `vigil analyze` would run, with their thresholds after overrides."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from vigil.detect.factory import rule_pack_from_config  # noqa: PLC0415
+
     pack = rule_pack_from_config(state.config, rules or [], default_pack=not no_default_rules)
     rows = pack_rows(pack)
     if as_json:
@@ -125,6 +131,10 @@ def check_rules(
 ) -> None:
     """Load and compile rules: counts by logsource, every rule vigil cannot run with the
     reason, every load error with its file and line. Exit 1 when a file has errors."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from vigil.detect.rulepack import load_pack  # noqa: PLC0415
+
     pack = load_pack(paths, include_default=False)
     by_source = Counter(r.logsource.name for r in pack.compiled)
     unsupported = [{"rule": u.title, "reason": u.reason} for u in pack.unsupported] + [
@@ -162,6 +172,8 @@ class _Recorder:
     counts: Counter[str] = field(default_factory=Counter)
 
     def consume(self, batch: pl.DataFrame) -> None:
+        from vigil.schema.fields import F  # noqa: PLC0415
+
         for key, frame in self.stage.sigma.matches(batch, self.keys).items():
             self.counts[key] += int(frame.get_column(F.EVENT_COUNT).sum())
             kept = self.rows.setdefault(key, [])
@@ -184,6 +196,12 @@ def try_rule(
     tz: Annotated[str, typer.Option("--tz")] = "UTC",
 ) -> None:
     """Run one rule (and the rules it correlates) over logs: its matches and its alerts."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from vigil.detect.factory import detection_stage, rule_pack_from_config  # noqa: PLC0415
+    from vigil.pipeline.analyze import AnalyzeOptions, analyze  # noqa: PLC0415
+    from vigil.sources.files import expand_inputs  # noqa: PLC0415
+
     full = rule_pack_from_config(state.config, rules or [])
     pack = _only(full, rule)
     clock = SystemClock()
@@ -216,6 +234,8 @@ def try_rule(
 
 
 def _show_rule(out: Console, compiled: CompiledRule, recorder: _Recorder) -> None:
+    from vigil.schema.fields import F  # noqa: PLC0415
+
     detection = compiled.rule.detection
     selections = {
         name: d.to_plain() if hasattr(d, "to_plain") else str(d)
@@ -240,6 +260,8 @@ def _show_rule(out: Console, compiled: CompiledRule, recorder: _Recorder) -> Non
 
 def _only(pack: RulePack, wanted: str) -> RulePack:
     """The pack cut down to one rule and, for a correlation, the rules it references."""
+    from vigil.detect.rulepack import RulePack  # noqa: PLC0415
+
     spec = next((s for s in pack.correlations if wanted in (s.name, s.rule_id)), None)
     if spec is not None:
         keys = {k for ref in spec.rules for k in ref.keys}

@@ -6,19 +6,17 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from vigil.cli.common import handles_errors, state
 from vigil.errors import UsageError
-from vigil.live.daemon import Daemon
-from vigil.live.logs import configure
-from vigil.live.signals import Flags, install
-from vigil.live.status import read_status
-from vigil.store.db import DB_NAME, StateDB
+
+# The live monitor (asyncio, the network sources) and rich are imported by the commands:
+# this module is imported by every `vigil` command (see vigil.cli.common).
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @handles_errors
@@ -34,6 +32,10 @@ def run_cmd(
 ) -> None:
     """Follow the configured sources and detect and respond as lines come; SIGTERM
     stops after the lines read so far, SIGHUP reloads the configuration and rules."""
+    from vigil.live.daemon import Daemon  # noqa: PLC0415
+    from vigil.live.logs import configure  # noqa: PLC0415
+    from vigil.live.signals import Flags, install  # noqa: PLC0415
+
     if config is not None:
         state.config_path = config
         state._config = None
@@ -59,6 +61,11 @@ def status_cmd(
 ) -> None:
     """Show the live monitor: running or not, its sources with their lag and events/s,
     checkpoints, and the most recent alerts."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from vigil.live.status import read_status  # noqa: PLC0415
+    from vigil.store.db import DB_NAME, StateDB  # noqa: PLC0415
+
     if not (state.state_dir / DB_NAME).is_file():
         raise UsageError(f"no state database in {state.state_dir} (has vigil run there?)")
     db = StateDB.in_state_dir(state.state_dir)
@@ -73,6 +80,8 @@ def status_cmd(
 
 
 def _render(doc: dict[str, Any], console: Console) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
     console.print(
         f"[bold]vigil run[/]: {doc.get('state')}"
         + (

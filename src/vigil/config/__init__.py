@@ -2,5 +2,8 @@
 
 Import from the submodules (`vigil.config.loader`, `vigil.config.models`): this package
 imports nothing itself, so a responder may use `vigil.config.durations` while the config
-models import the responder registry.
+models import the responder registry, and `vigil --help` can name the default file
+without loading pydantic.
 """
+
+DEFAULT_CONFIG_NAME = "vigil.yaml"

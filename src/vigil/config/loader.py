@@ -11,8 +11,6 @@ from pydantic import ValidationError
 from vigil.config.models import VigilConfig
 from vigil.errors import ConfigError, Location
 
-DEFAULT_CONFIG_NAME = "vigil.yaml"
-
 # (key path) → where that key's value stands in the file
 Marks = dict[tuple[str | int, ...], tuple[int, int]]
 
