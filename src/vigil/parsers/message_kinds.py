@@ -14,6 +14,7 @@ only sees the rows the fast one missed (user names with spaces, odd suffixes).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ ROW = "_row"
 # Set on every row a kind regex matched (its pattern starts with an empty group of
 # this name), because a non-matching row gives all-null groups, like an optional one.
 MATCHED = "matched"
+# The kind code of rows left to the `anywhere` kinds (codes below it index the kinds).
+_ANYWHERE = 1 << 16
 # Literal prefixes a message may carry before the words that give its kind.
 _OPTIONAL_PREFIX = "^(?:error: |fatal: )?(?:"
 _PAM_PREFIX = "pam_unix("
@@ -80,25 +83,28 @@ class MessageKind:
     anywhere: tuple[str, ...] = ()
 
     def extract(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """This kind's fields (and `_row`) for the rows (`_row`, `_msg`) it matches."""
-        return self.plan(rows.lazy()).collect()
+        """This kind's fields (and `_row`) for the rows (`_row`, `_msg`) it matches.
 
-    def plan(self, rows: pl.LazyFrame) -> pl.LazyFrame:
-        """`extract` as a lazy query, so many kinds run in one `collect_all`."""
+        Eager, one regex call per pattern: a lazy plan per kind cost ~1.5 ms to build
+        and optimise, more than extracting a few thousand messages."""
         groups = _group_names(self.pattern)
-        found: list[pl.LazyFrame] = []
+        found: list[pl.DataFrame] = []
         for pattern in (self.fast, self.pattern):
-            if pattern is None:
+            if pattern is None or (found and rows.height == 0):
                 continue
-            extracted = _groups(rows, pattern)
-            hit = pl.col(MATCHED).is_not_null()
-            missing = [g for g in groups if g not in _group_names(pattern)]
-            found.append(
-                extracted.filter(hit).with_columns(
-                    pl.lit(None, dtype=pl.String).alias(g) for g in missing
-                )
-            )
-            rows = extracted.filter(~hit).select(ROW, MSG)
+            anchored = f"^(?P<{MATCHED}>){pattern}"
+            extracted = rows.get_column(MSG).str.extract_groups(anchored).struct.unnest()
+            hit = extracted.get_column(MATCHED).is_not_null()
+            missing = [g for g in groups if g not in extracted.columns]
+            extracted = extracted.with_columns(
+                pl.repeat(None, rows.height, dtype=pl.String, eager=True).alias(g) for g in missing
+            ).hstack([rows.get_column(ROW)])
+            if hit.all():
+                found.append(extracted)
+                rows = rows.clear()
+            else:
+                found.append(extracted.filter(hit))
+                rows = rows.filter(~hit)
         matched = pl.concat(found, how="diagonal_relaxed") if len(found) > 1 else found[0]
         return matched.select(
             pl.col(ROW),
@@ -117,6 +123,8 @@ class KindTable:
         self._by_literal: dict[str, str] = {}
         self._catch_all: dict[str, str] = {}
         self._anywhere = [kind for kind in kinds if kind.anywhere]
+        self._kind_list = list(self.kinds.values())
+        self._code_of = {name: code for code, name in enumerate(self.kinds)}
         for kind in kinds:
             for literal in kind.starts:
                 if literal == "":
@@ -134,6 +142,7 @@ class KindTable:
         self._classifier = _alternation(_OPTIONAL_PREFIX, [*literals, _PAM_PREFIX])
         pam = {s for kind in kinds if not kind.programs for s in kind.starts if s}
         self._pam_classifier = _alternation(_PAM_KIND_START, pam)
+        self._catch_all_codes = {self._code_of[name] for name in self._catch_all.values()}
 
     def classify(self, messages: pl.Series) -> pl.Series:
         """The kind each message's start names (whatever program wrote it), or null."""
@@ -157,51 +166,73 @@ class KindTable:
         a kind, with their `_row`, in no particular order.
 
         A kind only takes the rows of its programs; the other rows of a program with a
-        catch-all kind (sudo, kernel) go to that kind."""
-        work = frame.select(ROW, MSG, F.PROCESS_NAME).with_columns(
-            self.classify(frame.get_column(MSG)).alias(KIND)
-        )
-        plans: list[pl.LazyFrame] = []
-        spare: list[pl.DataFrame] = []
-        for (name,), rows in work.partition_by(KIND, as_dict=True, include_key=False).items():
-            kind = self.kinds.get(name) if isinstance(name, str) else None
-            if kind is None:
-                spare.append(rows)
-                continue
-            if kind.programs:
-                mine = rows.get_column(F.PROCESS_NAME).is_in(sorted(kind.programs))
-                spare.append(rows.filter(~mine.fill_null(False)))
-                rows = rows.filter(mine.fill_null(False))  # noqa: PLW2901 - its own rows
-            plans.append(kind.plan(rows.lazy()))
-        rest = pl.concat([work.clear().drop(KIND), *spare])
-        caught = pl.col(F.PROCESS_NAME).is_in(sorted(self._catch_all)).fill_null(False)
-        catch_all = rest.filter(caught)
-        for (program,), rows in catch_all.partition_by(F.PROCESS_NAME, as_dict=True).items():
-            plans.append(self.kinds[self._catch_all[str(program)]].plan(rows.lazy()))
-        if self._anywhere:
-            unclaimed = rest.filter(~caught)
-            for kind in self._anywhere:
+        catch-all kind (sudo, kernel) go to that kind, and the rest to the `anywhere`
+        kinds whose literals they hold. Each kind's rows are one slice of the rows sorted
+        by kind (no copy per kind), read by `MessageKind.extract`."""
+        kind = self._assign(frame)
+        work = frame.select(ROW, MSG).with_columns(kind.alias(KIND))
+        # Kinds in order of first appearance, catch-all kinds after the others, so the
+        # columns they add come in that order whatever the chunk.
+        first_seen = kind.drop_nulls().unique(maintain_order=True).to_list()
+        order = sorted(first_seen, key=lambda code: code in self._catch_all_codes)
+        parts: dict[int, pl.DataFrame] = {}
+        claimed = work.filter(pl.col(KIND) < len(self._kind_list)).sort(KIND, maintain_order=True)
+        offset = 0
+        for run in claimed.get_column(KIND).rle().to_list():
+            code, length = run["value"], run["len"]
+            parts[code] = self._kind_list[code].extract(claimed.slice(offset, length))
+            offset += length
+        found = [parts[code] for code in order if code in parts]
+        if _ANYWHERE in first_seen:
+            unclaimed = work.filter(pl.col(KIND) == _ANYWHERE)
+            for anywhere in self._anywhere:
                 present = pl.all_horizontal(
-                    pl.col(MSG).str.contains(literal, literal=True) for literal in kind.anywhere
+                    pl.col(MSG).str.contains(literal, literal=True) for literal in anywhere.anywhere
                 )
-                plans.append(kind.plan(unclaimed.lazy().filter(present)))
-        # One collect for all kinds: polars runs them side by side, with one call's cost.
-        found = [part for part in pl.collect_all(plans) if part.height]
+                found.append(anywhere.extract(unclaimed.filter(present)))
+        found = [part for part in found if part.height]
         if not found:
             return frame.select(ROW).clear()
         return pl.concat(found, how="diagonal_relaxed")
+
+    def _assign(self, frame: pl.DataFrame) -> pl.Series:
+        """Each row's kind as an index into `_kind_list`, `_ANYWHERE`, or null: the kind
+        its start names when its program is one of that kind's, else its program's
+        catch-all kind, else the `anywhere` kinds (if any) look at it."""
+        literal = self.classify(frame.get_column(MSG))
+        literal_code = literal.replace_strict(
+            self._code_of, default=len(self._kind_list), return_dtype=pl.UInt32
+        )
+        program = frame.get_column(F.PROCESS_NAME)
+        # A chunk holds a handful of programs: the decision is taken in Python once per
+        # (kind, program) pair present, then applied to the rows by a lookup.
+        programs = program.drop_nulls().unique().to_list()
+        program_code = program.replace_strict(
+            programs, range(len(programs)), default=len(programs), return_dtype=pl.UInt32
+        )
+        stride = len(programs) + 1
+        pair = literal_code * stride + program_code
+        decisions: dict[int, int | None] = {}
+        for code in pair.unique().to_list():
+            name = programs[code % stride] if code % stride < len(programs) else None
+            decisions[code] = self._decide(code // stride, name)
+        return pair.replace_strict(decisions, default=None, return_dtype=pl.UInt32)
+
+    def _decide(self, literal_code: int, program: str | None) -> int | None:
+        if literal_code < len(self._kind_list):
+            kind = self._kind_list[literal_code]
+            if not kind.programs or program in kind.programs:
+                return literal_code
+        if program is not None and program in self._catch_all:
+            return self._code_of[self._catch_all[program]]
+        return _ANYWHERE if self._anywhere else None
 
     def patterns(self) -> dict[str, str]:
         """Each kind's pattern, as it appears inside a whole log line."""
         return {name: kind.pattern for name, kind in self.kinds.items()}
 
 
-def _groups(rows: pl.LazyFrame, pattern: str) -> pl.LazyFrame:
-    anchored = f"^(?P<{MATCHED}>){pattern}"
-    extracted = pl.col(MSG).str.extract_groups(anchored).alias("_g")
-    return rows.with_columns(extracted).unnest("_g")
-
-
+@functools.cache
 def _group_names(pattern: str) -> list[str]:
     return re.findall(r"\(\?P<(\w+)>", pattern)
 
