@@ -27,8 +27,9 @@ from vigil.schema.fields import F
 MSG = "_msg"
 KIND = "_kind"
 ROW = "_row"
-# Set on every row a kind regex matched (its pattern starts with an empty group of
-# this name), because a non-matching row gives all-null groups, like an optional one.
+# Set on every row a kind regex matched (its pattern ends with an empty group of this
+# name), because a non-matching row gives all-null groups, like an optional one. At the
+# end, not the start: a leading empty group made captures ~40% slower.
 MATCHED = "matched"
 # The kind code of rows left to the `anywhere` kinds (codes below it index the kinds).
 _ANYWHERE = 1 << 16
@@ -92,7 +93,7 @@ class MessageKind:
         for pattern in (self.fast, self.pattern):
             if pattern is None or (found and rows.height == 0):
                 continue
-            anchored = f"^(?P<{MATCHED}>){pattern}"
+            anchored = f"^(?:{pattern})(?P<{MATCHED}>)"
             extracted = rows.get_column(MSG).str.extract_groups(anchored).struct.unnest()
             hit = extracted.get_column(MATCHED).is_not_null()
             missing = [g for g in groups if g not in extracted.columns]
