@@ -1,11 +1,13 @@
 """The per-batch Sigma detector: compiled rules in, Alerts (and matching rows) out.
 
 Rules are grouped by logsource. Per batch, each group filters the batch once (its
-logsource's rows) and evaluates all its rules' expressions in one lazy `with_columns`,
-so polars spreads the work over the cores and shares common sub-expressions; the
-groups run together through `pl.collect_all`. The rows that match at least one rule
-come back in one long frame (one row per event and matching rule), from which alerts
-are one `group_by`.
+logsource's rows) and evaluates all its rules' expressions in one lazy `select`, so
+polars shares common sub-expressions and reads only the columns the tests need; the
+groups run together through `pl.collect_all`. They give back row numbers and one flag
+per rule, and the matching rows are gathered from the batch once, into one long frame
+(one row per event and matching rule, each rule's rows in one run), from which alerts
+are one `group_by` and each rule's matches a slice. Costly tests on repeated values
+are answered per distinct value (see `answers`).
 
 An alert is one rule about one entity within one batch. The entity is what the rule's
 `vigil: {entity: [...]}` option names, else per event the first non-null of
@@ -20,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from vigil.alerts.model import MAX_EVIDENCE, Alert, Evidence, iso_texts
 from vigil.clock import Clock, SystemClock
-from vigil.detect.sigma.compiler import CompiledRule, FieldTest, per_value_tests, rule_key
+from vigil.detect.sigma.answers import PerValueAnswers
+from vigil.detect.sigma.compiler import CompiledRule, FieldTest, rule_key
 from vigil.detect.sigma.mapping import Logsource, Schema, column
-from vigil.detect.sigma.modifiers import Column, RegexMatch, StringMatch, field_test
 from vigil.schema.fields import TIMESTAMP_DTYPE, F
 
 if TYPE_CHECKING:
@@ -34,14 +37,9 @@ if TYPE_CHECKING:
 
 # The column of the match frame that says which rule (its index in `SigmaDetector.rules`).
 RULE_INDEX = "__vigil_rule"
+_ROW = "__vigil_row"
 DEFAULT_ENTITY: tuple[str, ...] = (F.SOURCE_IP, F.USER_NAME, F.HOST_NAME)
 _PLAN_CACHE = 64
-# A field is answered per distinct value when at most this share of a sample of the
-# batch's rows have distinct values and one of its tests has a pattern this long (see
-# SigmaDetector._per_value_answers).
-_REPEATED = 0.25
-_SAMPLE_ROWS = 2048
-_LONG_PATTERN = 200
 
 
 def silent_references(correlations: Iterable[SigmaCorrelationRule]) -> set[str]:
@@ -61,6 +59,14 @@ def silent_references(correlations: Iterable[SigmaCorrelationRule]) -> set[str]:
 class _Group:
     logsource: Logsource
     rules: tuple[tuple[int, CompiledRule], ...]
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """A match frame and where each rule's rows lie in it."""
+
+    frame: pl.DataFrame  # the matching rows, one run per rule, with RULE_INDEX
+    runs: list[tuple[int, int, int]]  # (rule index, first row, rows), runs not empty
 
 
 class SigmaDetector:
@@ -97,7 +103,7 @@ class SigmaDetector:
             sources[rule.logsource.name] = rule.logsource
         self._groups = [_Group(sources[name], tuple(members)) for name, members in groups.items()]
         self._plans: dict[tuple[Any, ...], list[pl.Expr]] = {}
-        self._value_tests: dict[tuple[Any, ...], tuple[FieldTest, ...]] = {}
+        self._answers = PerValueAnswers()
 
     def key_for(self, reference: str) -> str | None:
         """The match key of the rule a correlation refers to by name or id, if loaded."""
@@ -120,14 +126,14 @@ class SigmaDetector:
         are absent from the result.
         """
         only = None if keys is None else {self._by_key[k] for k in keys if k in self._by_key}
-        return self.split(self.match_frame(batch, only))
+        return self._split_runs(self._matched(batch, only))
 
     def process_with_matches(
         self, batch: pl.DataFrame
     ) -> tuple[list[Alert], dict[str, pl.DataFrame]]:
         """Alerts and per-rule matching rows from one evaluation of the batch."""
-        frame = self.match_frame(batch)
-        return self.alerts_from(frame, batch.schema), self.split(frame)
+        matched = self._matched(batch)
+        return self.alerts_from(matched.frame, batch.schema), self._split_runs(matched)
 
     def split(self, frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
         """A match frame cut into one frame per rule key."""
@@ -138,6 +144,14 @@ class SigmaDetector:
 
     def match_frame(self, batch: pl.DataFrame, only: Collection[int] | None = None) -> pl.DataFrame:
         """The batch's rows that match, one per (event, matching rule), with `RULE_INDEX`."""
+        return self._matched(batch, only).frame
+
+    def _split_runs(self, matched: _Matched) -> dict[str, pl.DataFrame]:
+        # A rule's rows are one run of the match frame: a slice shares its buffers.
+        frame = matched.frame.drop(RULE_INDEX)
+        return {self.rules[i].key: frame.slice(lo, n) for i, lo, n in matched.runs}
+
+    def _matched(self, batch: pl.DataFrame, only: Collection[int] | None = None) -> _Matched:
         schema = batch.schema
         chosen: list[tuple[_Group, list[tuple[int, CompiledRule]]]] = []
         for group in self._groups:
@@ -150,7 +164,7 @@ class SigmaDetector:
         costly = [
             k
             for k, (_, members) in enumerate(chosen)
-            if any(self._long_tests(r, schema) for _, r in members)
+            if any(self._answers.has_long_tests(r, schema) for _, r in members)
         ]
         if costly:
             present = batch.select(
@@ -158,103 +172,44 @@ class SigmaDetector:
             ).row(0)
             absent = {k for k, here in zip(costly, present, strict=True) if not here}
             chosen = [c for k, c in enumerate(chosen) if k not in absent]
-        if not chosen:
-            return batch.clear().with_columns(pl.lit(None, dtype=pl.UInt32).alias(RULE_INDEX))
-        given = self._per_value_answers(batch, chosen) if costly else {}
+        given = (
+            self._answers.answers(batch, [(g.logsource, [r for _, r in m]) for g, m in chosen])
+            if costly and chosen
+            else {}
+        )
+        # Each logsource's plan yields only row numbers and one flag per rule, for the
+        # rows that match some rule: the optimiser then reads just the columns the
+        # tests need, and the batch's rows are gathered once below, not per plan.
         queries: list[pl.LazyFrame] = []
-        groups: list[list[tuple[int, str]]] = []
         for group, members in chosen:
             names = [f"__vigil_r{i}" for i, _ in members]
             queries.append(
                 batch.lazy()
+                .with_row_index(_ROW)
                 .filter(group.logsource.filter(schema))
-                .with_columns(self._plan(group, members, schema, given))
+                .select(
+                    _ROW, *(e.fill_null(False) for e in self._plan(group, members, schema, given))
+                )
                 .filter(pl.any_horizontal(names))
             )
-            groups.append([(i, n) for (i, _), n in zip(members, names, strict=True)])
-        # One filter per rule over the (few) flagged rows: an event matching two rules is
-        # two rows. Measured 10x cheaper than a list column of rule indexes exploded.
-        parts = [
-            flagged.filter(pl.col(name))
-            .drop([n for _, n in members])
-            .with_columns(pl.lit(i, dtype=pl.UInt32).alias(RULE_INDEX))
-            for flagged, members in zip(pl.collect_all(queries), groups, strict=True)
-            for i, name in members
-        ]
-        return pl.concat(parts, how="vertical")
-
-    def _per_value_answers(
-        self, batch: pl.DataFrame, chosen: list[tuple[_Group, list[tuple[int, CompiledRule]]]]
-    ) -> dict[FieldTest, pl.Expr]:
-        """The rules' costly text tests, answered once per distinct value of their column
-        and looked up per row.
-
-        The fields rules search with long patterns (URLs, user agents) repeat a lot: on an
-        access log the web rules' regexes then run on ~1% of the rows, and the lookup of
-        a row among the matching values costs a few nanoseconds. Measured per row: a
-        short pattern (`(?i)^(?:ssh_login)$`) costs ~15 ns, a long one (200 to 9,000
-        characters) 40-200 ns, the distinct values ~10-40 ns and a lookup ~5-10 ns; so
-        a field is answered per value when a long pattern searches it and its values
-        repeat, which a sample of the batch's first rows tells (messages mostly do not)."""
-        schema = batch.schema
-        by_field: dict[str, dict[FieldTest, None]] = {}
-        sources: dict[str, dict[str, Logsource]] = {}
-        for group, members in chosen:
-            for _, rule in members:
-                for test in self._tests_of(rule, schema):
-                    by_field.setdefault(test.field, {})[test] = None
-                    sources.setdefault(test.field, {})[group.logsource.name] = group.logsource
-        heavy = [
-            f for f, tests in by_field.items() if max(map(_pattern_length, tests)) >= _LONG_PATTERN
-        ]
-        if not heavy:
-            return {}
-        rows_of = {
-            f: pl.any_horizontal([ls.filter(schema) for ls in sources[f].values()]) for f in heavy
-        }
-        columns = {f: column(schema, f)[0] for f in heavy}
-        shares = (
-            batch.head(_SAMPLE_ROWS)
-            .select(
-                (columns[f].filter(rows_of[f]).n_unique() / rows_of[f].sum().clip(1)).alias(f)
-                for f in heavy
-            )
-            .row(0)
+        picked: list[np.ndarray] = []
+        runs: list[tuple[int, int, int]] = []
+        start = 0
+        for flagged, (_, members) in zip(pl.collect_all(queries), chosen, strict=True):
+            rows = flagged.get_column(_ROW).to_numpy()
+            for i, _ in members:
+                # An event matching two rules is two rows, one in each rule's run.
+                mine = rows[flagged.get_column(f"__vigil_r{i}").to_numpy()]
+                if mine.size:
+                    picked.append(mine)
+                    runs.append((i, start, mine.size))
+                    start += mine.size
+        take = np.concatenate(picked) if picked else np.zeros(0, dtype=np.uint32)
+        rule = np.repeat(np.array([i for i, _, _ in runs], dtype=np.uint32), [n for *_, n in runs])
+        frame = batch[pl.Series(take, dtype=pl.UInt32)].hstack(
+            [pl.Series(RULE_INDEX, rule, dtype=pl.UInt32)]
         )
-        given: dict[FieldTest, pl.Expr] = {}
-        value = Column(pl.col("v"), pl.String(), schema)
-        for field, share in zip(heavy, shares, strict=True):
-            if share > _REPEATED:
-                continue
-            col = columns[field]
-            # Eager: the lazy engine's unique costs twice as much on one column.
-            texts = batch.select(col.filter(rows_of[field]).unique().alias("v")).drop_nulls()
-            tests = list(by_field[field])
-            flags = texts.select(
-                field_test(t.matcher, value).fill_null(False).alias(str(k))
-                for k, t in enumerate(tests)
-            )
-            for k, test in enumerate(tests):
-                hits = texts.get_column("v").filter(flags.get_column(str(k)))
-                given[test] = (
-                    col.is_in(pl.lit(hits).implode()).fill_null(False)
-                    if hits.len()
-                    else pl.lit(False)
-                )
-        return given
-
-    def _long_tests(self, rule: CompiledRule, schema: Schema) -> bool:
-        return any(_pattern_length(t) >= _LONG_PATTERN for t in self._tests_of(rule, schema))
-
-    def _tests_of(self, rule: CompiledRule, schema: Schema) -> tuple[FieldTest, ...]:
-        key = (rule.key, tuple(schema.items()))
-        tests = self._value_tests.get(key)
-        if tests is None:
-            if len(self._value_tests) >= _PLAN_CACHE * 16:
-                self._value_tests.clear()
-            tests = tuple(dict.fromkeys(per_value_tests(rule.condition, schema)))
-            self._value_tests[key] = tests
-        return tests
+        return _Matched(frame, runs)
 
     def _plan(
         self,
@@ -263,7 +218,7 @@ class SigmaDetector:
         schema: Schema,
         given: Mapping[FieldTest, pl.Expr],
     ) -> list[pl.Expr]:
-        if any(t in given for _, r in members for t in self._tests_of(r, schema)):
+        if any(t in given for _, r in members for t in self._answers.tests_of(r, schema)):
             # Answers that hold for this batch only.
             return [r.expr(schema, given).alias(f"__vigil_r{i}") for i, r in members]
         # Lowering is cheap but not free; a source's batches share one schema.
@@ -360,13 +315,3 @@ class SigmaDetector:
             evidence=evidence,
             author=rule.author or None,
         )
-
-
-def _pattern_length(test: FieldTest) -> int:
-    """The length of the regex a field test searches with (0 when it is no regex)."""
-    matcher = test.matcher
-    if isinstance(matcher, RegexMatch):
-        return len(matcher.pattern)
-    if isinstance(matcher, StringMatch) and matcher.uses_regex():
-        return len(matcher.regex())
-    return 0
