@@ -103,3 +103,27 @@ def test_column_formatted_times_equal_python_formatted_ones() -> None:
     with_text = Evidence(T0, "a.log", 1, "m", texts[0])
     assert with_text == Evidence(T0, "a.log", 1, "m")
     assert encode_evidence([with_text]) == encode_evidence([Evidence(T0, "a.log", 1, "m")])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"author": 'Flor\u00e9al "F" Lee', "title": "caf\u00e9 \\ probe", "tags": ("a\u00e9", "b")},
+        {"entity": {"source.ip": "203.0.113.7", "user.name": None}},
+        {"entity": {"source.ip": "203.0.113.7", "destination.port": 22}},
+        {"entity": {}, "tags": ()},
+        {"count": True},
+        {"count": 2.5},
+        {"first_seen": T0.astimezone(timezone(timedelta(hours=-5)))},
+    ],
+)
+def test_every_alert_encodes_as_json_dumps_writes_it(changes: dict[str, object]) -> None:
+    """Plain alerts (written directly) and others (by the encoder) give json.dumps' text,
+    and the store's times are their isoformat."""
+    a = replace(_with_evidence(), **changes)
+    enc = encode(a)
+    assert enc.text == json.dumps(a.to_json(), default=str)
+    assert enc.entity == json.dumps(a.entity, default=str)
+    assert enc.tags == json.dumps(list(a.tags))
+    assert (enc.first_seen, enc.last_seen) == (a.first_seen.isoformat(), a.last_seen.isoformat())

@@ -12,42 +12,69 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import islice
-from typing import Any, TextIO, overload
+from typing import Any, NamedTuple, TextIO, overload
 
-from vigil.alerts.model import _ENCODER, Alert, Evidence, _iso
-
-# json's own C string encoder (what json.dumps uses with ensure_ascii).
-_encode_text: Callable[[str], str] = json.encoder.encode_basestring_ascii
+from vigil.alerts.model import _ENCODER, Alert, Evidence, EvidenceText, _iso
+from vigil.alerts.model import encode_text as _encode_text
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedAlert:
+class EncodedAlert(NamedTuple):
     """An alert's document as JSON text, and the parts the store keeps in columns."""
 
     text: str  # the whole of Alert.to_json(), as json.dumps writes it
     tags: str
     entity: str
     evidence: str
+    # first_seen and last_seen as the store keeps them (`datetime.isoformat`).
+    first_seen: str
+    last_seen: str
 
 
 def encode(alert: Alert) -> EncodedAlert:
-    doc = alert.to_json(evidence=False)
     # The evidence is most of an alert: encoded once, shared by the text and the column.
     evidence = encode_evidence(alert.evidence)
+    first, last = alert.first_seen.isoformat(), alert.last_seen.isoformat()
+    if type(alert.count) is int:
+        try:
+            return _encode_plain(alert, evidence, first, last)
+        except TypeError:
+            pass  # a value that is not a string: the encoder decides how it looks
+    doc = alert.to_json(evidence=False)
     head = _ENCODER.encode(doc)
     return EncodedAlert(
         text=f'{head[:-1]}, "evidence": {evidence}}}',
         tags=json.dumps(doc["tags"]),
         entity=_ENCODER.encode(doc["entity"]),
         evidence=evidence,
+        first_seen=first,
+        last_seen=last,
     )
+
+
+def _encode_plain(alert: Alert, evidence: str, first: str, last: str) -> EncodedAlert:
+    """What json.dumps writes for `to_json()`, written directly (an encoder call costs
+    more than this whole function) for an alert whose values are all strings, but its
+    int count. TypeError when one is not (json's string encoder takes only strings)."""
+    tags = f"[{', '.join([_encode_text(t) for t in alert.tags])}]"
+    entity = ", ".join([f"{_encode_text(k)}: {_text(v)}" for k, v in alert.entity.items()])
+    text = (
+        f'{{"id": {_encode_text(alert.id)}, "rule_name": {_encode_text(alert.rule_name)}, '
+        f'"rule_id": {_encode_text(alert.rule_id)}, "title": {_encode_text(alert.title)}, '
+        f'"level": {_encode_text(alert.level)}, "tags": {tags}, '
+        f'"author": {_text(alert.author)}, "entity": {{{entity}}}, "count": {alert.count}, '
+        f'"first_seen": "{first.replace("+00:00", "Z")}", '
+        f'"last_seen": "{last.replace("+00:00", "Z")}", '
+        f'"fingerprint": "{alert.fingerprint}", "evidence": {evidence}}}'
+    )
+    return EncodedAlert(text, tags, f"{{{entity}}}", evidence, first, last)
 
 
 def encode_evidence(evidence: Iterable[Evidence]) -> str:
     """`json.dumps([e.to_json() for e in evidence])`, the same text, written directly: an
     alert has up to `max_evidence` events, and the dicts alone cost more than this."""
+    if isinstance(evidence, EvidenceText):
+        return evidence.text
     parts = []
     for e in evidence:
         if e.line is not None and type(e.line) is not int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from vigil.alerts.documents import EncodedAlert, encode
 from vigil.alerts.model import MAX_EVIDENCE, Alert
@@ -26,6 +27,7 @@ from vigil.clock import Clock
 from vigil.store.alerts import AlertRepository
 
 DEFAULT_THROTTLE = timedelta(hours=1)
+_FIRST_SEEN = attrgetter("first_seen")
 
 
 @dataclass
@@ -68,7 +70,7 @@ class AlertGate:
         encoded: dict[str, EncodedAlert] = {}
         unseen = [a.fingerprint for a in alerts if a.fingerprint not in self._latest]
         stored_by_fp = self.repository.latest(unseen) if self.repository and unseen else {}
-        for incoming in sorted(alerts, key=lambda a: a.first_seen):
+        for incoming in sorted(alerts, key=_FIRST_SEEN):
             alert = incoming
             rule = first_match(self.suppressions, alert, now)
             if rule is not None:
@@ -106,5 +108,5 @@ class AlertGate:
             mine,
             count=mine.count + repeat.count,
             last_seen=max(mine.last_seen, repeat.last_seen),
-            evidence=mine.evidence + repeat.evidence[:room],
+            evidence=(*mine.evidence, *repeat.evidence[:room]),
         )
