@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from vigil.config.loader import load_config
+from vigil.config.loader import load_config, parse_yaml
+from vigil.config.models import VigilConfig
 from vigil.errors import ConfigError
 
 
@@ -19,6 +21,11 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_no_file_gives_defaults() -> None:
     """Without a config file vigil runs on its defaults."""
     assert load_config(None).timezone == "UTC"
+
+
+def test_defaults_equal_validated_defaults() -> None:
+    """The defaults vigil runs on without a file are what validating no settings gives."""
+    assert load_config(None) == VigilConfig.model_validate({})
 
 
 def test_empty_file_gives_defaults(tmp_path: Path) -> None:
@@ -85,3 +92,67 @@ def test_suppression_without_reason_is_refused(tmp_path: Path) -> None:
     """A suppression must say why; a missing reason names its list position and line."""
     with pytest.raises(ConfigError, match=r"suppressions.0.reason: required .*vigil.yaml:2:5"):
         load_config(_write(tmp_path, "suppressions:\n  - rule: x\n"))
+
+
+NESTED = """\
+timezone: Europe/Berlin   # comment
+suppressions:
+  - {rule: "ssh_*", reason: "Prüfung – lab", match: {source.ip: 192.0.2.0/24}}
+  - rule: web_*
+    reason: >
+      folded
+      text
+notify:
+  channels:
+    ops: {url_env: OPS_URL, rules: [a, "b", 'c']}
+"""
+
+
+def _pure_marks(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
+    """Where each key's value stands, as the pure-Python parser places it."""
+    marks: dict[tuple[str | int, ...], tuple[int, int]] = {}
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, (*path, key.value))
+                marks[(*path, key.value)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    walk(yaml.compose(text, Loader=yaml.SafeLoader), ())
+    return marks
+
+
+def test_locations_are_those_of_the_pure_python_parser() -> None:
+    """Values and key locations (non-ASCII text, flow and block style) are the same
+    whichever YAML parser reads the file."""
+    data, marks = parse_yaml(NESTED, "vigil.yaml")
+    assert data == yaml.safe_load(NESTED)
+    assert marks == _pure_marks(NESTED)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "parsers: [1, 2\n",
+        "a: b: c\n",
+        "timezone: UTC\n\tparsers: {}\n",
+        "key: 'unclosed\n",
+        "a: &x 1\nb: *y\n",
+        "a: !!python/object:os.system x\n",
+        "- a\nb: c\n",
+    ],
+)
+def test_yaml_errors_read_as_the_pure_python_parser_words_them(text: str) -> None:
+    """A YAML error is reported with the pure-Python parser's words and place."""
+    with pytest.raises(yaml.MarkedYAMLError) as expected:
+        yaml.safe_load(text)
+    mark = expected.value.problem_mark or expected.value.context_mark
+    assert mark is not None
+    where = f"vigil.yaml:{mark.line + 1}:{mark.column + 1}"
+    with pytest.raises(ConfigError) as got:
+        parse_yaml(text, "vigil.yaml")
+    assert str(got.value) == f"invalid YAML: {expected.value.problem} (at {where})"

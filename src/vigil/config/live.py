@@ -41,7 +41,8 @@ DEFAULT_METRICS = "127.0.0.1:9466"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not at import (see vigil.config.loader._defaults).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _known_format(value: str | None) -> str | None:

@@ -17,7 +17,8 @@ from vigil.config.respond import ResponderConfig, RespondSettings
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not at import (see vigil.config.loader._defaults).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ParserSettings(Strict):

@@ -40,7 +40,8 @@ _SAMPLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not at import (see vigil.config.loader._defaults).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class TemplateOverride(_Strict):

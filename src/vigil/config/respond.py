@@ -24,7 +24,8 @@ Level = Literal["informational", "low", "medium", "high", "critical"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not at import (see vigil.config.loader._defaults).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class AlertSelector(_Strict):
@@ -108,7 +109,7 @@ class RespondSettings(_Strict):
 class ResponderConfig(BaseModel):
     """One `responders:` entry: its registry type and its validated settings."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     type: str
     settings: BaseModel

@@ -76,7 +76,8 @@ def _check_format(value: str) -> str:
 
 
 class _SourceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use, not at import (see vigil.config.loader._defaults).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     format: str = Field(default="syslog", description="the parser the daemon runs on the lines")
     batch_lines: int = Field(default=DEFAULT_BATCH_LINES, ge=1, le=100_000)
