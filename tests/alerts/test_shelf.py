@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 
@@ -87,3 +88,37 @@ def test_gate_folds_repeats_into_spilled_alerts() -> None:
         (only,) = gate.alerts.values()
         runs.append((only.count, only.last_seen, [e.line for e in only.evidence], gate.repeats))
     assert runs[0] == runs[1] == (8, T0 + timedelta(minutes=11), [1, 2, 3], 1)
+
+
+def test_spilled_texts_survive_flushes_and_replacement() -> None:
+    """Alerts put across many flushes of the spill file, one replaced after its flush,
+    read back as put, in report order."""
+    big = "x" * 4096
+    alerts = [
+        replace(
+            alert(at=timedelta(seconds=n), **{"source.ip": f"203.0.113.{n % 250}"}),
+            evidence=(Evidence(T0 + timedelta(seconds=n), "a.log", n, f"{n} {big}"),),
+        )
+        for n in range(600)  # ~2.5 MB: more than one flush
+    ]
+    shelf = SpillShelf()
+    for a in alerts:
+        shelf.put(a)
+    folded = replace(alerts[3], count=77)
+    shelf.put(folded)
+    assert shelf[alerts[3].id] == folded
+    assert shelf[alerts[599].id] == alerts[599]
+    assert [a.id for a in shelf.ordered()] == [a.id for a in alerts]
+    assert [d["count"] for d in shelf.documents(set())][:5] == [5, 5, 5, 77, 5]
+    shelf.close()
+
+
+def test_closed_spill_shelf_lets_its_file_go() -> None:
+    """After close, the shelf's file descriptor is no longer open."""
+    shelf = SpillShelf()
+    shelf.put(alert())
+    fd = shelf._fd
+    os.fstat(fd)
+    shelf.close()
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(fd)

@@ -1,19 +1,22 @@
 """Where the alert gate keeps the alerts of a run until the report: in memory, or spilled
-to a private temporary SQLite file.
+to a private temporary file.
 
 A replay of a big log can raise tens of thousands of alerts with their evidence (about
 3 KB of Python objects each): `SpillShelf` keeps them as JSON text on disk, so a run's
-memory does not grow with its alerts. Both shelves are a mapping from alert id to alert
-in the order alerts were first put (putting an alert with a known id replaces it in
-place), and give the alerts in report order: by first event, then rule name, then that
-order.
+memory grows by what places and orders an alert (~150 bytes), not by the alert. Both
+shelves are a mapping from alert id to alert in the order alerts were first put
+(putting an alert with a known id replaces it in place), and give the alerts in report
+order: by first event, then rule name, then that order.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
+import tempfile
+import weakref
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -24,6 +27,8 @@ from vigil.alerts.model import Alert
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+# Texts put are written to the spill file in pieces of about this size.
+_FLUSH_BYTES = 1 << 20
 
 
 class AlertShelf(ABC):
@@ -96,76 +101,95 @@ class MemoryShelf(AlertShelf):
 
 
 class SpillShelf(AlertShelf):
-    """Alerts as JSON text in a private temporary SQLite database (deleted when closed)."""
+    """Alerts as JSON text appended to a private temporary file (deleted when closed).
+
+    Each alert's text is written once where the file ends (a replaced alert's new text
+    too: folds are rare); memory holds, per alert, its id, where its latest text lies,
+    and its report-order key."""
 
     spills = True
 
     def __init__(self) -> None:
-        # "" opens a private on-disk temporary database: only SQLite's small page cache
-        # stays in memory. It is scratch space: no journal, no syncing.
-        self._db = sqlite3.connect("", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE alerts (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
-            " first_us INTEGER NOT NULL, rule_name TEXT NOT NULL, doc TEXT NOT NULL)"
-        )
-        # Report order, read through this index: rows come one at a time, not sorted
-        # all at once in memory.
-        self._db.execute("CREATE INDEX report_order ON alerts (first_us, rule_name, seq)")
-        self._pending: list[tuple[str, int, str, str]] = []
-        self._count = 0
+        fd, path = tempfile.mkstemp(prefix="vigil-alerts-")
+        os.unlink(path)
+        self._fd = fd
+        self._closer = weakref.finalize(self, os.close, fd)
+        self._pending: list[bytes] = []  # written by the next flush, at `_written`
+        self._pending_bytes = 0
+        self._written = 0
+        self._slots: dict[str, int] = {}  # id -> slot, in the order first put
+        self._offset = array("q")
+        self._length = array("q")
+        self._first_us = array("q")
+        self._rule: list[str] = []
 
     def put(self, alert: Alert, encoded: EncodedAlert | None = None) -> None:
-        text = (encoded or encode(alert)).text
-        self._pending.append((alert.id, _micros(alert.first_seen), alert.rule_name, text))
+        data = (encoded or encode(alert)).text.encode()
+        first_us = _micros(alert.first_seen)
+        slot = self._slots.get(alert.id)
+        if slot is None:
+            self._slots[alert.id] = len(self._rule)
+            self._offset.append(self._end)
+            self._length.append(len(data))
+            self._first_us.append(first_us)
+            self._rule.append(alert.rule_name)
+        else:
+            self._offset[slot], self._length[slot] = self._end, len(data)
+            self._first_us[slot], self._rule[slot] = first_us, alert.rule_name
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= _FLUSH_BYTES:
+            self._flush()
 
-    def _sync(self) -> None:
-        """Write the alerts put since the last read, in one transaction."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO alerts (id, first_us, rule_name, doc) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET first_us = excluded.first_us,"
-                " rule_name = excluded.rule_name, doc = excluded.doc",
-                pending,
-            )
-        (self._count,) = self._db.execute("SELECT COUNT(*) FROM alerts").fetchone()
+    @property
+    def _end(self) -> int:
+        return self._written + self._pending_bytes
+
+    def _flush(self) -> None:
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        view = memoryview(data)
+        while view:
+            done = os.pwrite(self._fd, view, self._written)
+            self._written += done
+            view = view[done:]
+
+    def _text(self, slot: int) -> str:
+        if self._pending:
+            self._flush()
+        return os.pread(self._fd, self._length[slot], self._offset[slot]).decode()
 
     def __getitem__(self, alert_id: str) -> Alert:
-        self._sync()
-        row = self._db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        if row is None:
-            raise KeyError(alert_id)
-        return Alert.from_json(_loads(row[0]))
+        return Alert.from_json(_loads(self._text(self._slots[alert_id])))
 
     def __iter__(self) -> Iterator[str]:
-        self._sync()
-        return (row[0] for row in self._db.execute("SELECT id FROM alerts ORDER BY seq"))
+        return iter(list(self._slots))
 
     def __len__(self) -> int:
-        self._sync()
-        return self._count
+        return len(self._slots)
 
     def ordered(self) -> Sequence[Alert]:
         return _Ordered(self)
 
     def documents(self, known: Collection[str]) -> AlertDocuments:
         def texts() -> Iterator[str]:
-            for alert_id, text in self._rows("id, doc"):
+            for alert_id, text in self._in_order():
                 yield with_new_flag(text, alert_id not in known)
 
         return AlertDocuments(len(self), texts)
 
-    def _rows(self, columns: str) -> Iterator[tuple[Any, ...]]:
-        """Rows in report order, one at a time."""
-        self._sync()
-        # Columns are the literal lists of this module, never outside input.
-        query = f"SELECT {columns} FROM alerts ORDER BY first_us, rule_name, seq"
-        yield from self._db.execute(query)
+    def _in_order(self) -> Iterator[tuple[str, str]]:
+        """(id, text) of each alert in report order, read one at a time."""
+        ids = list(self._slots)
+        first, rule = self._first_us, self._rule
+        # A stable sort: ties keep the order alerts were first put.
+        for slot in sorted(range(len(ids)), key=lambda k: (first[k], rule[k])):
+            yield ids[slot], self._text(slot)
+
+    def close(self) -> None:
+        """Let the file go now (else when the shelf is collected)."""
+        self._closer()
 
 
 class _Ordered(Sequence[Alert]):
@@ -178,7 +202,7 @@ class _Ordered(Sequence[Alert]):
         return len(self._shelf)
 
     def __iter__(self) -> Iterator[Alert]:
-        for (text,) in self._shelf._rows("doc"):
+        for _, text in self._shelf._in_order():
             yield Alert.from_json(_loads(text))
 
     @overload
