@@ -84,6 +84,36 @@ def test_lines_without_a_timestamp_do_not_move_the_tracker() -> None:
     ]
 
 
+def test_runs_of_equal_stamps_are_read_once_with_the_same_years() -> None:
+    """Repeated stamps (read once per run) keep line order, nulls and the roll-over,
+    and give what one line each gives."""
+    texts = [
+        None,
+        None,
+        "Dec 31 23:59:59",
+        "Dec 31 23:59:59",
+        None,
+        "Dec 31 23:59:59",
+        "Jan  1 00:00:00",
+        "Jan  1 00:00:00",
+        "Jan  1 00:00:00",
+        "Dec 31 23:59:59",
+        "Jan  1 00:00:01",
+        "Jan  1 00:00:01",
+    ]
+    runs = _resolve(_tracker(year=2025), *texts)
+    one_by_one_tracker = _tracker(year=2025)
+    one_by_one = [_resolve(one_by_one_tracker, text)[0] for text in texts]
+    assert runs == one_by_one
+    assert runs[:3] == [None, None, "2025-12-31T23:59:59+00:00"]
+    assert runs[8:] == [
+        "2026-01-01T00:00:00+00:00",
+        "2025-12-31T23:59:59+00:00",
+        "2026-01-01T00:00:01+00:00",
+        "2026-01-01T00:00:01+00:00",
+    ]
+
+
 def test_a_year_in_the_line_wins_and_leaves_the_tracker_alone() -> None:
     """`2015 Nov 13 ...` keeps 2015; the next yearless line continues from the tracker."""
     tracker = _tracker(year=2026)
