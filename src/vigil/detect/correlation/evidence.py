@@ -5,8 +5,9 @@ order; for value_count and the temporal types only the first event of each disti
 value (or rule) in the window, so the evidence shows what made the count.
 
 All alerts of one call are built together: their evidence rows are chosen with numpy
-over the windows at once and fetched from the block in one gather, so an alert costs
-its Python objects and nothing per evidence row beyond them.
+over the windows at once, fetched from the block in one gather and written as JSON
+text by polars (`alerts.columns`), so an alert costs its own Python object and nothing
+per evidence row beyond its share of one string.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from vigil.alerts.model import Alert, Evidence, iso_texts
+from vigil.alerts.columns import evidence_texts
+from vigil.alerts.model import Alert
 from vigil.detect.correlation import rows as R
 from vigil.detect.correlation.spec import CorrelationSpec
 from vigil.detect.correlation.windows import I64
 
-_AS_TIME = pl.col(R.TS).cast(pl.Datetime("us", "UTC"))
 # Window rows looked at per step when picking the first row of each value: bounds the
 # temporary arrays when many alerts have long windows.
 _STEP_ROWS = 1 << 22
@@ -49,24 +50,20 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
     if rows.size == 0:
         return []
     owner, picked = evidence_rows(win, rows, max_evidence)
-    ev = win.block.select(_AS_TIME, R.PATH, R.LINE, R.MSG)[win.order[picked]]
-    ev = ev.with_columns(iso_texts(pl.col(R.TS)).alias("_iso"))
-    # One str object per distinct path: evidence of one file shares it.
-    paths: dict[str | None, str | None] = {}
-    evidence = [
-        Evidence(t, paths.setdefault(p, p), n, m, iso)
-        for t, iso, p, n, m in zip(
-            ev.get_column(R.TS).to_list(),
-            ev.get_column("_iso").to_list(),
-            ev.get_column(R.PATH).to_list(),
-            ev.get_column(R.LINE).to_list(),
-            ev.get_column(R.MSG).to_list(),
-            strict=True,
-        )
-    ]
     bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=rows.size))]).tolist()
+    evidence = evidence_texts(
+        win.block,
+        (R.TS, R.PATH, R.LINE, R.MSG),
+        bounds,
+        rows=win.order[picked],
+        whole_seconds=not np.any(win.ts[picked] % 1_000_000),
+    )
     names = R.group_columns(spec)
-    groups = win.block.select(names)[win.order[rows]].rows() if names else [()] * rows.size
+    if names:
+        at = pl.Series(win.order[rows])
+        groups = win.block.select(pl.col(n).gather(at) for n in names).rows()
+    else:
+        groups = [()] * rows.size
     first = win.ts[win.start[rows]].tolist()
     last = win.ts[rows].tolist()
     counts = win.weight[rows].tolist()
@@ -81,7 +78,7 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
             first_seen=R.to_datetime(first[k]),
             last_seen=R.to_datetime(last[k]),
             tags=spec.tags,
-            evidence=tuple(evidence[bounds[k] : bounds[k + 1]]),
+            evidence=evidence[k],
         )
         for k, values in enumerate(groups)
     ]
