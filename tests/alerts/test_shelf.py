@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import replace
 from datetime import timedelta
 
@@ -122,3 +123,20 @@ def test_closed_spill_shelf_lets_its_file_go() -> None:
     shelf.close()
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(fd)
+
+
+def test_spilled_report_in_any_put_order_equals_the_memory_one() -> None:
+    """Alerts put in shuffled time order, big enough to span many read windows, come
+    back in report order with their own texts."""
+    order = random.Random(7).sample(range(400), 400)
+    memory, spill = MemoryShelf(), SpillShelf()
+    for n in order:
+        a = replace(
+            alert(at=timedelta(seconds=n // 2), **{"source.ip": f"203.0.113.{n % 200}"}),
+            evidence=(Evidence(T0, "a.log", n, "y" * (n * 37 % 9000)),),
+        )
+        memory.put(a)
+        spill.put(a)
+    assert list(spill.documents({memory.ordered()[5].id})) == memory.documents(
+        {memory.ordered()[5].id}
+    )
