@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil.alerts.documents import write_json
@@ -23,6 +24,9 @@ from vigil.sources.files import STDIN, expand_inputs
 from vigil.store.db import StateDB
 from vigil.store.events import ParquetEventStore
 from vigil.store.runs import record_run
+
+if TYPE_CHECKING:
+    from vigil.respond.model import Action
 
 # Show a progress bar only for inputs at least this large, and only on a terminal.
 PROGRESS_MIN_BYTES = 32 << 20
@@ -85,8 +89,9 @@ def run_analyze(
         )
     report.sections["alerts"] = detection.alerts_json()
     report.sections["detection"] = detection.summary()
-    actions = respond_to_run(detection.alerts, db, apply=apply) if respond or apply else []
+    actions: list[Action] = []
     if respond or apply:
+        actions = respond_to_run(detection.alerts, db, apply=apply)
         report.sections["actions"] = [a.to_json() for a in actions]
     delivery = notify_run(detection.alerts, actions, db) if notify else None
     if delivery is not None:
@@ -100,7 +105,8 @@ def run_analyze(
     _emit(report, as_json)
     if report.events == 0:
         raise InputDataError("no line of the input could be parsed")
-    raise_if_failed(actions)
+    if actions:
+        raise_if_failed(actions)
 
 
 def _emit(report: AnalysisReport, as_json: bool) -> None:

@@ -19,16 +19,16 @@ import typer
 from vigil.cli.common import handles_errors, state
 from vigil.clock import SystemClock
 from vigil.errors import ResponderError, UsageError
-from vigil.respond.model import LIVE_STATES, Action, ActionKind, ActionState
 
-# The engine, the notifier and rich are imported by the functions that use them: this
-# module is imported by every `vigil` command (see vigil.cli.common).
+# The engine, the notifier, the action model and rich are imported by the functions that
+# use them: this module is imported by every `vigil` command (see vigil.cli.common).
 if TYPE_CHECKING:
     from rich.console import Console
 
     from vigil.alerts.model import Alert
     from vigil.notify.notifier import DeliveryReport
     from vigil.respond.engine import ResponseEngine
+    from vigil.respond.model import Action, ActionState
     from vigil.store.db import StateDB
 
 actions_app = typer.Typer(help="List, approve and revert response actions.", no_args_is_help=True)
@@ -105,6 +105,8 @@ def bans(
 ) -> None:
     """The blocks that hold now (applied), will hold (planned, dry-run) or wait (pending)."""
     eng = engine()
+    from vigil.respond.model import LIVE_STATES, ActionKind  # noqa: PLC0415
+
     live = eng.records.select(states=LIVE_STATES, kind=ActionKind.BLOCK)
     if as_json:
         _write([a.to_json() for a in live])
@@ -250,6 +252,8 @@ def render_actions(actions: list[dict[str, Any]], console: Console, title: str =
 
 def failed_message(actions: Iterable[Action]) -> str | None:
     """The one-line error of a run whose actions failed, or None."""
+    from vigil.respond.model import ActionState  # noqa: PLC0415
+
     failed = [a for a in actions if a.state is ActionState.FAILED]
     if not failed:
         return None
@@ -269,6 +273,8 @@ def _print_one(action: Action, mode: str, as_json: bool) -> None:
     if as_json:
         _write(action.to_json())
         return
+    from vigil.respond.model import ActionState  # noqa: PLC0415
+
     render_actions([action.to_json()], _console(), title=f"Action ({mode})")
     if action.state is ActionState.PLANNED and mode == "dry-run":
         _console().print("dry-run: nothing ran; add --apply (or respond.mode: enforce) to enforce")
@@ -287,6 +293,8 @@ def _duration(text: str) -> timedelta:
 
 
 def _state(text: str) -> ActionState:
+    from vigil.respond.model import ActionState  # noqa: PLC0415
+
     try:
         return ActionState(text)
     except ValueError:
