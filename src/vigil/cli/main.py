@@ -173,9 +173,6 @@ def suppressions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the suppressions of vigil.yaml, and whether each still applies."""
-    from rich.console import Console  # noqa: PLC0415 - see vigil.cli.common
-    from rich.table import Table  # noqa: PLC0415
-
     now = SystemClock().now()
     items = [s.build() for s in state.config.suppressions]
     if as_json:
@@ -191,6 +188,9 @@ def suppressions(
         ]
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
+    from rich.console import Console  # noqa: PLC0415 - see vigil.cli.common
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(
         title=f"Suppressions ({state.config_path or 'no config file'})", title_justify="left"
     )

@@ -67,8 +67,6 @@ def outbox_cmd(
     ] = False,
 ) -> None:
     """Messages waiting to be sent or given up, and alerts waiting in open digests."""
-    from rich.table import Table  # noqa: PLC0415
-
     from vigil.notify.outbox import FAILED, QUEUED, SENDING, STATES  # noqa: PLC0415
 
     notifier, db = _notifier()
@@ -90,6 +88,8 @@ def outbox_cmd(
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
+    from rich.table import Table  # noqa: PLC0415
+
     console = _console()
     table = Table(title=f"Outbox ({_summary(counts)})", title_justify="left")
     state_style = {QUEUED: "yellow", SENDING: "cyan", FAILED: "red", "sent": "green"}

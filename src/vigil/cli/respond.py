@@ -83,8 +83,6 @@ def unban(
     as_json: JsonOption = False,
 ) -> None:
     """Lift every live block of an address, whichever responder holds it."""
-    from rich.markup import escape  # noqa: PLC0415
-
     from vigil.respond.policy import operator_actor  # noqa: PLC0415
 
     eng = engine()
@@ -93,6 +91,8 @@ def unban(
     if as_json:
         _write([a.to_json() for a in done])
         return
+    from rich.markup import escape  # noqa: PLC0415
+
     console = _console()
     if not done:
         console.print(f"no live block holds {escape(address)}")
@@ -166,8 +166,6 @@ def revert(
 @handles_errors
 def reconcile(apply: ApplyOption = False, as_json: JsonOption = False) -> None:
     """Compare the firewalls with the records: re-apply lost bans, remove strays."""
-    from rich.markup import escape  # noqa: PLC0415
-
     eng = engine(apply)
     if not eng.enforce:
         raise UsageError("reconcile changes the firewall: add --apply (or respond.mode: enforce)")
@@ -175,6 +173,8 @@ def reconcile(apply: ApplyOption = False, as_json: JsonOption = False) -> None:
     if as_json:
         _write([d.to_json() for d in drift])
         return
+    from rich.markup import escape  # noqa: PLC0415
+
     console = _console()
     if not drift:
         console.print("[green]no drift[/]: the backends hold what the records say")
@@ -188,13 +188,13 @@ def audit(
     as_json: JsonOption = False,
 ) -> None:
     """The audit trail of every response decision, oldest first."""
-    from rich.markup import escape  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
     entries = engine().audit.entries(limit=limit)
     if as_json:
         _write([e.to_json() for e in entries])
         return
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title=f"Audit (last {len(entries)})", title_justify="left")
     for col in ("at (UTC)", "actor", "event", "target", "action", "detail"):
         table.add_column(col, overflow="fold")

@@ -96,9 +96,6 @@ def list_rules(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The rules `vigil analyze` would run, with their thresholds after overrides."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
-
     from vigil.detect.factory import rule_pack_from_config  # noqa: PLC0415
 
     pack = rule_pack_from_config(state.config, rules or [], default_pack=not no_default_rules)
@@ -106,6 +103,9 @@ def list_rules(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title=f"Rules ({len(pack.names)} run)", title_justify="left")
     for col in ("name", "level", "kind", "applies to", "threshold", "status"):
         table.add_column(col, overflow="fold")
@@ -131,8 +131,6 @@ def check_rules(
 ) -> None:
     """Load and compile rules: counts by logsource, every rule vigil cannot run with the
     reason, every load error with its file and line. Exit 1 when a file has errors."""
-    from rich.console import Console  # noqa: PLC0415
-
     from vigil.detect.rulepack import load_pack  # noqa: PLC0415
 
     pack = load_pack(paths, include_default=False)
@@ -150,6 +148,8 @@ def check_rules(
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
+        from rich.console import Console  # noqa: PLC0415
+
         out = Console(highlight=False)
         out.print(f"{doc['rules']} rules and {doc['correlations']} correlations compile")
         for source, n in by_source.most_common():

@@ -61,8 +61,6 @@ def status_cmd(
 ) -> None:
     """Show the live monitor: running or not, its sources with their lag and events/s,
     checkpoints, and the most recent alerts."""
-    from rich.console import Console  # noqa: PLC0415
-
     from vigil.live.status import read_status  # noqa: PLC0415
     from vigil.store.db import DB_NAME, StateDB  # noqa: PLC0415
 
@@ -76,6 +74,8 @@ def status_cmd(
     if as_json:
         sys.stdout.write(json.dumps(doc, default=str) + "\n")
         return
+    from rich.console import Console  # noqa: PLC0415
+
     _render(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 132))
 
 
