@@ -56,18 +56,37 @@ def _encode_plain(alert: Alert, evidence: str, first: str, last: str) -> Encoded
     """What json.dumps writes for `to_json()`, written directly (an encoder call costs
     more than this whole function) for an alert whose values are all strings, but its
     int count. TypeError when one is not (json's string encoder takes only strings)."""
-    tags = f"[{', '.join([_encode_text(t) for t in alert.tags])}]"
+    rule, tags = _rule_texts(alert)
     entity = ", ".join([f"{_encode_text(k)}: {_text(v)}" for k, v in alert.entity.items()])
     text = (
-        f'{{"id": {_encode_text(alert.id)}, "rule_name": {_encode_text(alert.rule_name)}, '
-        f'"rule_id": {_encode_text(alert.rule_id)}, "title": {_encode_text(alert.title)}, '
-        f'"level": {_encode_text(alert.level)}, "tags": {tags}, '
-        f'"author": {_text(alert.author)}, "entity": {{{entity}}}, "count": {alert.count}, '
-        f'"first_seen": "{first.replace("+00:00", "Z")}", '
+        f'{{"id": {_encode_text(alert.id)}, {rule}, "entity": {{{entity}}}, '
+        f'"count": {alert.count}, "first_seen": "{first.replace("+00:00", "Z")}", '
         f'"last_seen": "{last.replace("+00:00", "Z")}", '
         f'"fingerprint": "{alert.fingerprint}", "evidence": {evidence}}}'
     )
     return EncodedAlert(text, tags, f"{{{entity}}}", evidence, first, last)
+
+
+# Per rule: its alerts' text from "rule_name" to "author", and their tags' text.
+_RULE_TEXTS: dict[tuple[object, ...], tuple[str, str]] = {}
+_RULE_TEXTS_MAX = 4096
+
+
+def _rule_texts(alert: Alert) -> tuple[str, str]:
+    key = (alert.rule_name, alert.rule_id, alert.title, alert.level, alert.tags, alert.author)
+    found = _RULE_TEXTS.get(key)
+    if found is None:
+        tags = f"[{', '.join([_encode_text(t) for t in alert.tags])}]"
+        rule = (
+            f'"rule_name": {_encode_text(alert.rule_name)}, '
+            f'"rule_id": {_encode_text(alert.rule_id)}, "title": {_encode_text(alert.title)}, '
+            f'"level": {_encode_text(alert.level)}, "tags": {tags}, '
+            f'"author": {_text(alert.author)}'
+        )
+        if len(_RULE_TEXTS) >= _RULE_TEXTS_MAX:
+            _RULE_TEXTS.clear()
+        found = _RULE_TEXTS[key] = (rule, tags)
+    return found
 
 
 def encode_evidence(evidence: Iterable[Evidence]) -> str:
