@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from vigil.clock import FixedClock
 from vigil.detect.rulepack import load_pack
 from vigil.detect.stage import DetectionStage
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
+from vigil.store.alerts import AlertRepository
+from vigil.store.db import StateDB
 
 RULES = Path(__file__).parents[1] / "data" / "cli" / "brute_test_rules.yml"
 WEB_RULE = """\
@@ -99,3 +102,17 @@ def test_disabling_a_correlation_keeps_its_base_rules_quiet(tmp_path: Path) -> N
     analyze(_logs(tmp_path)[:1], AnalyzeOptions(year=2026, clock=clock), sinks=[stage])
     assert stage.alerts == []
     assert pack.disabled == ["ssh_bruteforce_test"]
+
+
+def test_closing_the_stage_waits_for_a_store_written_in_the_background(tmp_path: Path) -> None:
+    """When the input is over, every alert is in the state database, not only in flight."""
+    clock = FixedClock(datetime(2026, 12, 1, tzinfo=UTC))
+    db = StateDB(tmp_path / "vigil.db")
+    gate = AlertGate(clock, repository=AlertRepository(db, background=True))
+    stage = DetectionStage(load_pack([RULES], include_default=False), gate, clock)
+    analyze(_logs(tmp_path)[:1], AnalyzeOptions(year=2026, clock=clock), sinks=[stage])
+    assert not [t for t in threading.enumerate() if t.name == "vigil-alert-writer"]
+    assert [(r["rule_name"], r["count"]) for r in AlertRepository(db).recent()] == [
+        ("ssh_bruteforce_test", 5)
+    ]
+    db.close()

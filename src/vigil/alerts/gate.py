@@ -102,6 +102,12 @@ class AlertGate:
             self.repository.write(inserts, merges, now, encoded)
         return out
 
+    def flush(self) -> None:
+        """Return once the store holds every alert admitted (a repository writing in the
+        background lags behind `admit`)."""
+        if self.repository is not None:
+            self.repository.flush()
+
     def _fold(self, mine: Alert, repeat: Alert) -> Alert:
         room = max(self.max_evidence - len(mine.evidence), 0)
         return replace(

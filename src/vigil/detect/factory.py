@@ -51,7 +51,9 @@ def detection_stage(
         clock,
         throttle=config.alerts.throttle,
         suppressions=[s.build() for s in config.suppressions],
-        repository=AlertRepository(db) if db is not None else None,
+        # Committed beside detection, by a thread of the repository's (the stage's close
+        # waits for it).
+        repository=AlertRepository(db, background=True) if db is not None else None,
         max_evidence=config.alerts.max_evidence,
         # With a store, a run can be a replay of months raising 10^5 alerts: they wait
         # for the report on disk, not in memory.

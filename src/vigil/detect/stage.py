@@ -74,6 +74,7 @@ class DetectionStage:
         if self._newest is not None and self._newest > now:
             now = self._newest
         self.gate.admit(self.correlation.flush(now + 2 * horizon + timedelta(seconds=1)))
+        self.gate.flush()
 
     @property
     def alerts(self) -> Sequence[Alert]:
