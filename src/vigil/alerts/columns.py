@@ -13,6 +13,7 @@ alert's text holds anything else is checked on the finished text (C string metho
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -42,39 +43,21 @@ def evidence_texts(
     alert k's are events `bounds[k]:bounds[k + 1]`. `columns` name each event's time
     (a UTC datetime or integer microseconds, never null), file path, line and message.
     `whole_seconds`: whether every time is known to have no fraction of a second."""
-    ts_name, path_name, line_name, message_name = columns
-
-    at = None if rows is None else pl.Series(rows, dtype=pl.Int64)
-
-    def pick(column: str, dtype: pl.DataType) -> pl.Expr:
-        expr = pl.col(column).cast(dtype)
-        return expr if at is None else expr.gather(at)
-
-    ts = pick(ts_name, pl.Datetime("us", "UTC"))
-    path, line, message = (
-        pick(path_name, pl.String()),
-        pick(line_name, pl.Int64()),
-        pick(message_name, pl.String()),
-    )
+    # One query each, to gather and to write: a call can be small, and a polars query
+    # costs ~0.1 ms whatever its size.
+    picked = frame if rows is None else frame.gather(pl.Series(rows, dtype=pl.Int64))
+    ts, path, line, message = _typed(*columns)
     if whole_seconds is None:
-        whole_seconds = not frame.select((ts.dt.microsecond() != 0).any()).item()
-    # Nulls anywhere in the columns (not only in the rows picked): the slower form.
-    nulls = frame.get_column(path_name).null_count() + frame.get_column(message_name).null_count()
-    iso = ts.dt.to_string("%Y-%m-%dT%H:%M:%SZ") if whole_seconds else iso_texts(ts)
-    number = line.cast(pl.String).fill_null("null")
-    if nulls:
-        parts = ['{"@timestamp": "', iso, '", "log.file.path": ', _quoted(path)]
-        parts += [', "log.file.line": ', number, ', "message": ', _quoted(message), "}"]
-    else:
-        parts = ['{"@timestamp": "', iso, '", "log.file.path": "', path, '", "log.file.line": ']
-        parts += [number, ', "message": "', message, '"}']
-    exprs = [pl.lit(p) if isinstance(p, str) else p for p in parts]
-    items: list[str] = frame.select(pl.concat_str(exprs)).to_series().to_list()
+        whole_seconds = not picked.select((ts.dt.microsecond() != 0).any()).item()
+    nulls = picked.get_column(columns[1]).null_count() + picked.get_column(columns[3]).null_count()
+    items: list[str] = (
+        picked.select(_item(*columns, bool(nulls), whole_seconds)).to_series().to_list()
+    )
     quotes = np.diff(np.asarray(bounds, dtype=np.int64)) * _QUOTES
     if nulls:
         # A null path or message is written `null`: two quotes less.
         missing = (
-            frame.select(
+            picked.select(
                 (path.is_null().cast(pl.Int64) + message.is_null().cast(pl.Int64)).cum_sum()
             )
             .to_series()
@@ -92,10 +75,37 @@ def evidence_texts(
             and text.count('"') == expected
         ):
             if events is None:
-                events = frame.select(ts, path, line, message)
+                events = picked.select(ts, path, line, message)
             text = encode_evidence([Evidence(*e) for e in events.slice(lo, hi - lo).iter_rows()])
         out.append(EvidenceText(text, hi - lo))
     return out
+
+
+@functools.cache
+def _typed(ts: str, path: str, line: str, message: str) -> tuple[pl.Expr, ...]:
+    """The columns as the event's time (UTC), path, line and message."""
+    return (
+        pl.col(ts).cast(pl.Datetime("us", "UTC")),
+        pl.col(path).cast(pl.String),
+        pl.col(line).cast(pl.Int64),
+        pl.col(message).cast(pl.String),
+    )
+
+
+@functools.cache
+def _item(ts: str, path: str, line: str, message: str, nulls: bool, whole: bool) -> pl.Expr:
+    """Each event's JSON text, for paths and messages that need no escapes (built once
+    per set of names: an alert call can be small, and building costs more than using)."""
+    time, where, number, text = _typed(ts, path, line, message)
+    iso = time.dt.to_string("%Y-%m-%dT%H:%M:%SZ") if whole else iso_texts(time)
+    line_text = number.cast(pl.String).fill_null("null")
+    if nulls:
+        parts = ['{"@timestamp": "', iso, '", "log.file.path": ', _quoted(where)]
+        parts += [', "log.file.line": ', line_text, ', "message": ', _quoted(text), "}"]
+    else:
+        parts = ['{"@timestamp": "', iso, '", "log.file.path": "', where, '", "log.file.line": ']
+        parts += [line_text, ', "message": "', text, '"}']
+    return pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in parts])
 
 
 def _quoted(text: pl.Expr) -> pl.Expr:

@@ -51,19 +51,21 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
         return []
     owner, picked = evidence_rows(win, rows, max_evidence)
     bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=rows.size))]).tolist()
+    # The evidence rows, then each alert's own row (for its group-by values): one gather.
+    both = win.block.gather(pl.Series(np.concatenate([win.order[picked], win.order[rows]])))
     evidence = evidence_texts(
-        win.block,
+        both.slice(0, picked.size),
         (R.TS, R.PATH, R.LINE, R.MSG),
         bounds,
-        rows=win.order[picked],
         whole_seconds=not np.any(win.ts[picked] % 1_000_000),
     )
     names = R.group_columns(spec)
-    if names:
-        at = pl.Series(win.order[rows])
-        groups = win.block.select(pl.col(n).gather(at) for n in names).rows()
-    else:
-        groups = [()] * rows.size
+    at = both.slice(picked.size)
+    groups = (
+        zip(*(at.get_column(n).to_list() for n in names), strict=True)
+        if names
+        else [()] * rows.size
+    )
     first = win.ts[win.start[rows]].tolist()
     last = win.ts[rows].tolist()
     counts = win.weight[rows].tolist()
