@@ -1,22 +1,14 @@
-"""The numpy window measures against brute force, and the exact fallbacks (long spans, hash
-collisions) against the fast paths."""
+"""The numpy window measures against brute force, and the exact fallback for long spans
+against the fast path."""
 
 from __future__ import annotations
 
 import itertools
-import random
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import polars as pl
 import pytest
 
-from vigil.clock import FixedClock
-from vigil.detect.correlation import Bound, CorrelationEngine, CorrelationKind, CorrelationSpec
-from vigil.detect.correlation import rows as R
 from vigil.detect.correlation import windows as W
-from vigil.detect.correlation.spec import RuleRef
-from vigil.detect.correlation.state import _codes
 
 
 def _block(seed: int, n: int = 300, keys: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,53 +89,3 @@ def test_long_spans_are_cut_into_runs_with_the_same_windows(
         start, end = W.window_bounds(adj, span)
         assert (start + lo).tolist() == expected[0][lo:hi].tolist()
         assert (end + lo).tolist() == expected[1][lo:hi].tolist()
-
-
-def test_value_codes_survive_a_hash_collision() -> None:
-    """If two values share a hash, the codes still tell them apart."""
-    values = pl.Series(["alice", "bob", "alice", "carol"])
-    colliding = pl.Series([7, 7, 7, 9], dtype=pl.UInt64)
-    codes = _codes(values, colliding)
-    assert codes[0] == codes[2]
-    assert len({codes[0], codes[1], codes[3]}) == 3
-    assert _codes(values).tolist() == values.hash(seed=0).to_numpy().view(np.int64).tolist()
-
-
-def _spec() -> CorrelationSpec:
-    return CorrelationSpec(
-        rule_id="c",
-        name="c",
-        title="c",
-        level="high",
-        tags=(),
-        kind=CorrelationKind.EVENT_COUNT,
-        rules=(RuleRef("r", ("r",), ("source.ip",)),),
-        group_by=("source.ip",),
-        timespan=timedelta(minutes=10),
-        bounds=(Bound("gte", 3),),
-    )
-
-
-def test_keys_sharing_a_hash_are_still_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every key hashed alike (a worst-case collision) changes nothing in the counts."""
-    t0 = datetime(2026, 11, 22, tzinfo=UTC)
-    rng = random.Random(3)
-    ips = ["203.0.113.1", "203.0.113.2", "198.51.100.3"]
-    minutes = sorted(rng.uniform(0, 60) for _ in range(60))
-    frame = pl.DataFrame(
-        {
-            "@timestamp": [t0 + timedelta(minutes=m) for m in minutes],
-            "source.ip": [rng.choice(ips) for _ in minutes],
-        },
-        schema_overrides={"@timestamp": pl.Datetime("us", "UTC")},
-    )
-
-    def alerts() -> list[tuple[object, ...]]:
-        eng = CorrelationEngine([_spec()], clock=FixedClock(t0 + timedelta(days=1)))
-        found = eng.process({"r": frame.slice(0, 30)}) + eng.process({"r": frame.slice(30)})
-        return sorted((a.entity["source.ip"], a.count, a.last_seen) for a in found)
-
-    honest = alerts()
-    monkeypatch.setattr(R, "_hash", lambda spec: pl.lit(42, dtype=pl.UInt64()))
-    assert alerts() == honest
-    assert len(honest) >= 3

@@ -6,13 +6,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from vigil.alerts.model import MAX_EVIDENCE, Alert
 from vigil.clock import Clock, SystemClock
 from vigil.detect.correlation import rows as R
+from vigil.detect.correlation.intake import Intake, RuleColumns, rule_columns
 from vigil.detect.correlation.spec import CorrelationSpec
 from vigil.detect.correlation.state import RuleState
+from vigil.detect.correlation.texts import TextStore
 
 # How far past the clock an event may be dated and still count.
 DEFAULT_MAX_SKEW = timedelta(minutes=15)
@@ -42,11 +45,18 @@ class CorrelationEngine:
         max_evidence: int = MAX_EVIDENCE,
     ) -> None:
         one_us = timedelta(microseconds=1)
+        specs = list(specs)
+        self._texts = TextStore(sorted({c for cols in rule_columns(specs) for c in _names(cols)}))
+        self._intake = Intake(specs, self._texts)
         self._states = [
             RuleState(
-                spec, (lateness if lateness is not None else spec.timespan) // one_us, max_evidence
+                spec,
+                (lateness if lateness is not None else spec.timespan) // one_us,
+                max_evidence,
+                self._texts,
+                columns,
             )
-            for spec in specs
+            for spec, columns in zip(specs, self._intake.columns, strict=True)
         ]
         self._future = [0] * len(self._states)
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -83,22 +93,30 @@ class CorrelationEngine:
         )
         end = R.to_us(batch_end) if batch_end is not None else None
         alerts: list[Alert] = []
+        readings = self._intake.read(matches)
         for k, state in enumerate(self._states):
-            rows, unplaced = R.normalize(state.spec, matches)
-            state.counters.unplaced += unplaced
-            if rows.height:
-                timely = rows.filter(pl.col(R.TS) <= limit)
-                self._future[k] += rows.height - timely.height
-                rows = timely
+            reading = readings[k]
+            rows = reading[0] if reading is not None else None
+            if reading is not None:
+                state.counters.unplaced += reading[1]
+            if rows is not None and rows.size:
+                timely = rows.ts <= limit
+                future = rows.size - int(np.count_nonzero(timely))
+                if future:
+                    self._future[k] += future
+                    rows = rows.take(timely)
             present = any(key in matches for ref in state.spec.rules for key in ref.keys)
-            if not rows.height and (end is None or not present):
+            if (rows is None or not rows.size) and (end is None or not present):
                 continue
-            times = [int(rows[R.TS].max())] if rows.height else []  # type: ignore[arg-type]
+            if rows is None:
+                rows = state.held.take(np.zeros(0, dtype=np.int64))
+            times = [int(rows.ts.max())] if rows.size else []
             newest = max([*times, *([end] if end is not None else [])])
             before = self._watermarks[k]
             after = min(newest, limit) if before is None else max(before, min(newest, limit))
             alerts.extend(state.ingest(rows, before, after))
             self._watermarks[k] = after
+        self._compact()
         return _ordered(alerts)
 
     def flush(self, now: datetime) -> list[Alert]:
@@ -111,6 +129,7 @@ class CorrelationEngine:
             fired = state.advance(at)
             state.counters.alerts += len(fired)
             alerts.extend(fired)
+        self._compact()
         return _ordered(alerts)
 
     def quiet_rules(self) -> frozenset[str]:
@@ -135,10 +154,20 @@ class CorrelationEngine:
                 unplaced=s.counters.unplaced,
                 alerts=s.counters.alerts,
                 live_keys=s.live_keys,
-                rows=s.carry.height,
+                rows=s.size,
             )
             for s, future in zip(self._states, self._future, strict=True)
         ]
+
+    def _compact(self) -> None:
+        kept = self._texts.compact([s.held.ids for s in self._states])
+        if kept is not None:
+            for state in self._states:
+                state.renumber(kept)
+
+
+def _names(columns: RuleColumns) -> list[str]:
+    return [*columns.groups, *([columns.value] if columns.value is not None else [])]
 
 
 def _ordered(alerts: list[Alert]) -> list[Alert]:

@@ -4,24 +4,30 @@
 them by (key, time), measures every row's window (see `windows`), splits each key's rows
 into episodes and decides which episodes fire. `advance` moves event time forward:
 episodes that can no longer change are settled and their rows dropped. Per-row flags
-(`_done`, `_peak`, `_peak_at`) are spread over every row of an episode, so whichever of
+(`done`, `peak`, `peak_at`) are spread over every row of an episode, so whichever of
 its rows survive expiry still carry what the episode has already decided.
+
+The rows are numpy columns (`Carried`); their text (group-by values, evidence) stays in
+the engine's `TextStore`, read only to build alerts. `carry` shows them as one frame.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from vigil.alerts.model import Alert
 from vigil.detect.correlation import rows as R
+from vigil.detect.correlation.carried import I64, Bools, Carried
 from vigil.detect.correlation.evidence import Window, alerts_for
+from vigil.detect.correlation.intake import RuleColumns
 from vigil.detect.correlation.spec import CorrelationKind, CorrelationSpec
+from vigil.detect.correlation.texts import TextStore
 from vigil.detect.correlation.windows import (
-    I64,
     NONE,
     distinct_in_window,
     offset_times,
@@ -36,6 +42,9 @@ _MAX = np.iinfo(np.int64).max
 _MOSTLY_HOT = 0.7
 # Blocks measured whole without the prefilter after a mostly hot one.
 _SKIP_AFTER_HOT = 4
+# Hash slots of keys (the cold-key prefilter, the carried rows a batch touches).
+_SLOTS = 1 << 16
+_SLOT_MASK = np.uint64(_SLOTS - 1)
 _US = timedelta(microseconds=1)
 
 
@@ -51,7 +60,9 @@ class RuleState:
     spec: CorrelationSpec
     lateness: int  # microseconds
     max_evidence: int
-    carry: pl.DataFrame = field(init=False)
+    texts: TextStore
+    columns: RuleColumns
+    held: Carried = field(init=False)
     # Rows older than this are gone: a window reaching before it is incomplete.
     cutoff: int = field(init=False, default=NONE)
     # Deferred rules: the alert each open episode would raise for its current peak,
@@ -59,40 +70,111 @@ class RuleState:
     pending: dict[tuple[object, ...], Alert] = field(init=False, default_factory=dict)
     counters: RuleCounters = field(init=False, default_factory=RuleCounters)
     span: int = field(init=False)  # the timespan in microseconds
-    keys: list[str] = field(init=False)
+    keys: list[str] = field(init=False)  # the key columns of `carry`
     # Blocks still to measure whole before the cold-key prefilter looks again.
     _unsplit: int = field(init=False, default=0)
+    _seed: int = field(init=False, default=0)  # the store's seed the key hashes are of
 
     def __post_init__(self) -> None:
-        self.carry = R.empty(self.spec)
+        self.held = Carried.empty(len(self.spec.group_by))
         self.span = self.spec.timespan // _US
         self.keys = R.key_columns(self.spec)
+        self._seed = self.texts.seed
+
+    @property
+    def size(self) -> int:
+        return self.held.size
 
     @property
     def live_keys(self) -> int:
-        return self.carry.select(self.keys).n_unique() if self.carry.height else 0
+        return self.held.distinct_keys()
 
-    def ingest(self, rows: pl.DataFrame, before: int | None, after: int) -> list[Alert]:
+    @property
+    def carry(self) -> pl.DataFrame:
+        """The carried rows as a frame laid out as `rows.schema`, their text included."""
+        self._sync()
+        held = self.held
+        value = self.spec.kind is CorrelationKind.VALUE_COUNT
+        view = self._view(value=value)
+        text = view[pl.Series(held.ids)] if held.size else view.clear()
+        cols: dict[str, Any] = {R.H: held.bucket(), R.TS: held.ts, R.W: held.w}
+        cols.update({g: text.get_column(g) for g in R.group_columns(self.spec)})
+        if value:
+            cols[R.V] = text.get_column(R.V)
+        elif self.spec.kind is not CorrelationKind.EVENT_COUNT:
+            cols[R.V] = held.v
+        cols.update({c: text.get_column(c) for c in (R.PATH, R.LINE, R.MSG)})
+        cols.update({R.DONE: held.done, R.PEAK: held.peak, R.PEAK_AT: held.peak_at})
+        return pl.DataFrame(cols).select(pl.col(c).cast(t) for c, t in R.schema(self.spec).items())
+
+    @carry.setter
+    def carry(self, frame: pl.DataFrame) -> None:
+        """Replace the carried rows by `frame` (laid out as `rows.schema`): the live
+        daemon puts markers of decided episodes back this way after a restart."""
+        frame = frame.select(R.schema(self.spec).keys())
+        names = list(zip(R.group_columns(self.spec), self.columns.groups, strict=True))
+        if self.columns.value is not None:
+            names.append((R.V, self.columns.value))
+        part = frame.select(
+            R.TS, R.PATH, R.LINE, R.MSG, *(pl.col(name).alias(col) for name, col in names)
+        )
+        ids = self.texts.append(part)
+        stored = [col for _, col in names]
+        if not self.texts.accept(self.texts.pairs(part, stored)):
+            self.texts.reseed()
+        hashed = part.select(self.texts.hash(pl.col(c)).alias(c) for c in stored)
+        keys = tuple(hashed.get_column(c).to_numpy() for c in self.columns.groups)
+        if self.columns.value is not None:
+            v = hashed.get_column(self.columns.value).to_numpy().view(np.int64)
+        elif self.spec.kind is CorrelationKind.EVENT_COUNT:
+            v = np.zeros(frame.height, dtype=np.int64)
+        else:
+            v = frame.get_column(R.V).to_numpy()
+        self.held = Carried(
+            keys=keys,
+            ts=frame.get_column(R.TS).to_numpy(),
+            w=frame.get_column(R.W).to_numpy(),
+            v=v,
+            ids=ids,
+            done=frame.get_column(R.DONE).to_numpy(),
+            peak=frame.get_column(R.PEAK).to_numpy(),
+            peak_at=frame.get_column(R.PEAK_AT).to_numpy(),
+        )
+        self._seed = self.texts.seed
+
+    def renumber(self, kept: I64) -> None:
+        """The store kept only the rows `kept` (old numbers, ascending): follow them."""
+        self.held.ids = np.searchsorted(kept, self.held.ids).astype(np.int64)
+
+    def ingest(self, rows: Carried, before: int | None, after: int) -> list[Alert]:
         """Merge new rows (event time was `before`, is now `after`); alerts that fire."""
-        if before is not None and rows.height:
-            fresh = rows.filter(pl.col(R.TS) >= before - self.lateness)
-            self.counters.late += rows.height - fresh.height
-            rows = fresh
+        self._sync()
+        if before is not None and rows.size:
+            fresh = rows.ts >= before - self.lateness
+            late = rows.size - int(np.count_nonzero(fresh))
+            if late:
+                self.counters.late += late
+                rows = rows.take(fresh)
         fired: list[Alert] = []
-        if rows.height:
-            if self.carry.height:
-                touched = rows.select(R.H).unique()
-                block = self.carry.join(touched, on=R.H, how="semi")
-                rest = self.carry.join(touched, on=R.H, how="anti")
-                block = pl.concat([block, rows], how="vertical")
-            else:
-                block, rest = rows, self.carry
-            carried = block.height - rows.height
+        if rows.size:
+            held = self.held
+            block, rest = rows, held
+            if held.size:
+                # Carried rows whose key may be among the new rows', by hash slot (no sort):
+                # a key taken along by a shared slot is measured again, which changes
+                # nothing (its windows are those it had; none became complete since).
+                slots = np.zeros(_SLOTS, dtype=np.bool_)
+                slots[_slots(rows)] = True
+                touched = slots[_slots(held)]
+                if touched.all():
+                    block, rest = Carried.concat([held, rows]), Carried.empty(len(held.keys))
+                elif touched.any():
+                    block, rest = Carried.concat([held.take(touched), rows]), held.take(~touched)
+            carried = block.size - rows.size
             block, cold = self._without_cold_keys(block)
-            if block.height:
+            if block.size:
                 block, fired = self._evaluate(block, carried)
-            parts = [part for part in (rest, cold, block) if part.height] or [block]
-            self.carry = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+            self.held = Carried.concat([rest, cold, block])
         fired.extend(self.advance(after))
         self.counters.alerts += len(fired)
         return fired
@@ -103,28 +185,71 @@ class RuleState:
         if cutoff == self.cutoff:
             return []
         self.cutoff = cutoff
-        expiring = pl.col(R.TS) < cutoff
-        if not self.carry.height or not self.carry.select(expiring.any()).item():
+        held = self.held
+        if not held.size:
             return []
-        kept = self.carry.filter(~expiring)
-        alerts = self._settle(self.carry.filter(expiring), kept) if self.spec.deferred else []
-        self.carry = kept
+        expiring = held.ts < cutoff
+        if not expiring.any():
+            return []
+        kept = held.take(~expiring)
+        alerts = self._settle(held.take(expiring), kept) if self.spec.deferred else []
+        self.held = kept
         return alerts
 
-    def _settle(self, gone: pl.DataFrame, kept: pl.DataFrame) -> list[Alert]:
+    def _sync(self) -> None:
+        """Hash the carried keys and values again if the store drew a new seed."""
+        if self._seed == self.texts.seed:
+            return
+        held = self.held
+        if held.size:
+            held.keys = tuple(self.texts.hashes(c)[held.ids] for c in self.columns.groups)
+            if self.columns.value is not None:
+                held.v = self.texts.hashes(self.columns.value)[held.ids].view(np.int64)
+        self._seed = self.texts.seed
+
+    def _view(self, *, value: bool = False) -> pl.DataFrame:
+        names = list(zip(R.group_columns(self.spec), self.columns.groups, strict=True))
+        if value and self.columns.value is not None:
+            names.append((R.V, self.columns.value))
+        return self.texts.view(names)
+
+    def _key_texts(self, ids: I64) -> list[tuple[Any, ...]]:
+        """The group-by values of the events stored at `ids`, as tuples of text."""
+        names = R.group_columns(self.spec)
+        if not names:
+            return [()] * ids.size
+        at = pl.Series(ids)
+        return self._view().select(pl.col(n).gather(at) for n in names).rows()
+
+    def _settle(self, gone: Carried, kept: Carried) -> list[Alert]:
         # Only episodes whose peak satisfies the condition have an alert waiting. One is
-        # over when none of its rows is kept: rows of one episode share (key, _peak_at,
-        # _peak), and two episodes of a key never do.
-        ident = [*self.keys, R.PEAK_AT, R.PEAK]
-        gone, kept = self._winning(gone).select(ident), self._winning(kept).select(ident)
-        won = gone.unique().join(kept.unique(), on=ident, how="anti")
-        alerts = [self.pending.pop(row) for row in won.iter_rows()]
+        # over when none of its rows is kept: rows of one episode share (key, peak_at,
+        # peak), and two episodes of a key never do.
+        ended = self._winning(gone)
+        if ended:
+            ongoing = self._winning(kept)
+            alerts = [self.pending.pop(e) for e in ended if e not in ongoing]
+        else:
+            alerts, ongoing = [], {}
         if self.pending:
-            wanted = set(kept.unique().iter_rows())
-            self.pending = {k: v for k, v in self.pending.items() if k in wanted}
+            ongoing = ongoing or self._winning(kept)
+            self.pending = {k: v for k, v in self.pending.items() if k in ongoing}
         return alerts
 
-    def _without_cold_keys(self, block: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _winning(self, rows: Carried) -> dict[tuple[Any, ...], None]:
+        """The (key values..., peak_at, peak) of the episodes whose peak holds."""
+        wins = rows.take(self.spec.holds(rows.peak))
+        if not wins.size:
+            return {}
+        # One row per episode before reading texts.
+        table = np.stack([*(k.view(np.int64) for k in wins.keys), wins.peak_at, wins.peak])
+        _, first = np.unique(table, axis=1, return_index=True)
+        first.sort()
+        texts = self._key_texts(wins.ids[first])
+        ats, peaks = wins.peak_at[first].tolist(), wins.peak[first].tolist()
+        return dict.fromkeys((*t, a, p) for t, a, p in zip(texts, ats, peaks, strict=True))
+
+    def _without_cold_keys(self, block: Carried) -> tuple[Carried, Carried]:
         """(rows of keys that may fire, rows of keys that cannot), the tumbling-count
         prefilter: no window of a key holds more weight, values or listed rules than all
         of the key's rows together, so a key whose rows fall short of the lower bound
@@ -132,47 +257,41 @@ class RuleState:
         fired episode are always measured (new rows may join it); rules with an upper
         bound follow every peak, so they are not prefiltered."""
         need = self.spec.min_required
+        nothing = Carried.empty(len(block.keys))
         if self.spec.deferred or need < 2:
-            return block, block.clear()
+            return block, nothing
         if self._unsplit > 0:
             # The last blocks were mostly hot: the next few are measured whole without
             # looking (the result is the same either way; only the cost differs).
             self._unsplit -= 1
-            return block, block.clear()
-        total = pl.col(R.W).sum() if self.spec.kind is CorrelationKind.EVENT_COUNT else None
-        measure = total if total is not None else pl.col(R.V).n_unique()
-        # Keys by hash: two keys sharing one only add up, so a cold key is truly cold.
-        keys = (
-            block.lazy()
-            .group_by(R.H)
-            .agg(
-                (pl.col(R.DONE).any() | (measure >= need)).alias("_hot"),
-                pl.len().alias("_rows"),
-            )
-            .filter(pl.col("_hot"))
-            .collect()
-        )
-        if keys.get_column("_rows").sum() > _MOSTLY_HOT * block.height:
+            return block, nothing
+        # Keys by a slot of their hash, counted without sorting: keys sharing a slot only
+        # add up, so a cold slot's keys are truly cold.
+        slot = _slots(block)
+        if self.spec.kind is CorrelationKind.EVENT_COUNT:
+            total = np.bincount(slot, weights=block.w, minlength=_SLOTS)  # exact below 2^53
+        else:
+            # Distinct values (or listed rules) per slot: no fewer than any key's in it.
+            pairs = pl.DataFrame({"s": slot, "v": block.v}).unique().get_column("s")
+            total = np.bincount(pairs.to_numpy(), minlength=_SLOTS)
+        hot = total >= need
+        if block.done.any():
+            hot[slot[block.done]] = True
+        keep = hot[slot]
+        kept = int(np.count_nonzero(keep))
+        if not kept:
+            return nothing, block
+        if kept > _MOSTLY_HOT * block.size:
             # Splitting would cost more than measuring the few cold rows.
             self._unsplit = _SKIP_AFTER_HOT
-            return block, block.clear()
-        keep = pl.col(R.H).is_in(keys.get_column(R.H).implode())
-        return block.filter(keep), block.filter(~keep)
+            return block, nothing
+        return block.take(keep), block.take(~keep)
 
-    def _winning(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(pl.Series(self.spec.holds(frame[R.PEAK].to_numpy())))
-
-    def _evaluate(self, block: pl.DataFrame, carried: int) -> tuple[pl.DataFrame, list[Alert]]:
+    def _evaluate(self, block: Carried, carried: int) -> tuple[Carried, list[Alert]]:
         """Measure and decide a block: its first `carried` rows are state, the rest new."""
-        # Work on numpy columns in (key, time) order; the frame itself is never sorted
-        # (moving its text columns would cost more than everything else here).
         spec, span = self.spec, self.span
-        order, new_key = _order(block, R.group_columns(spec))
-
-        def column(name: str) -> np.ndarray:
-            return block[name].to_numpy()[order]
-
-        ts = column(R.TS)
+        order, new_key = block.key_order()
+        ts = block.ts[order]
         n = ts.size
         starts = segment_starts(new_key)
         seg = np.cumsum(new_key) - 1
@@ -183,9 +302,11 @@ class RuleState:
             adj[lo:hi] = shifted
             a, b = window_bounds(shifted, span)
             wstart[lo:hi], wend[lo:hi] = a + lo, b + lo
-        weight = window_sum(column(R.W), wstart, wend)
+        weight = window_sum(block.w[order], wstart, wend)
         events = wend - wstart  # rows in each window: a ceiling on any distinct count
-        measure, previous = self._measure(block, order, seg, adj, weight, events, starts.size)
+        measure, previous = self._measure(block.v[order], seg, adj, events, starts.size)
+        if measure is None:
+            measure = weight
 
         # Episodes: a key's rows with no gap longer than the timespan between them.
         opens = new_key.copy()
@@ -195,49 +316,59 @@ class RuleState:
         # A window is complete when none of its rows can have been dropped already.
         complete = ts >= self.cutoff + span if self.cutoff != NONE else np.ones(n, np.bool_)
 
-        win = Window(block, order, ts, adj, wstart, wend, weight, previous, span)
+        ids = block.ids[order]
+
+        def window() -> Window:
+            # The store stands in for the block: `order` says where each event's text is.
+            view = self._view()
+            return Window(view, ids, ts, adj, wstart, wend, weight, previous, span)
+
         alerts: list[Alert] = []
-        done = np.logical_or.reduceat(column(R.DONE), ep_starts)
+        done = np.logical_or.reduceat(block.done[order], ep_starts)
+        peak, peak_at = block.peak, block.peak_at
         if spec.deferred:
-            peak, peak_at = column(R.PEAK), column(R.PEAK_AT)
             fresh = np.concatenate([[0], np.cumsum(order >= carried)])
             touched = fresh[wend] > fresh[wstart]  # the window holds an event of this batch
-            updates = self._peaks(win, measure, peak, peak_at, complete, touched, eid, ep_starts)
-            done |= spec.beyond(updates[R.PEAK][ep_starts])
+            best, best_at = self._peaks(
+                window, ids, ts, measure, block.peak[order], block.peak_at[order], complete,
+                touched, eid, ep_starts,
+            )  # fmt: skip
+            done |= spec.beyond(best)
+            peak, peak_at = _unsort(best[eid], order), _unsort(best_at[eid], order)
         else:
             ok = spec.holds(measure) & complete & ~done[eid]
             hits = np.flatnonzero(ok)
             first = hits[np.unique(eid[hits], return_index=True)[1]]
             done[eid[first]] = True
-            alerts = alerts_for(spec, win, first, self.max_evidence)
-            updates = {}
-        updates[R.DONE] = done[eid]
-        keep = _unsort(_skeleton(updates[R.DONE], opens, ts // span), order)
-        back = [pl.Series(k, _unsort(v, order)) for k, v in updates.items()]
-        block = block.with_columns(back)
-        return (block if keep.all() else block.filter(pl.Series(keep))), alerts
+            if first.size:
+                alerts = alerts_for(spec, window(), first, self.max_evidence)
+        decided = done[eid]
+        keep = _unsort(_skeleton(decided, opens, ts // span), order)
+        out = Carried(
+            keys=block.keys,
+            ts=block.ts,
+            w=block.w,
+            v=block.v,
+            ids=block.ids,
+            done=_unsort(decided, order),
+            peak=peak,
+            peak_at=peak_at,
+        )
+        return (out if keep.all() else out.take(keep)), alerts
 
     def _measure(
-        self,
-        block: pl.DataFrame,
-        order: I64,
-        seg: I64,
-        adj: I64,
-        weight: I64,
-        events: I64,
-        segments: int,
-    ) -> tuple[I64, I64 | None]:
+        self, code: I64, seg: I64, adj: I64, events: I64, segments: int
+    ) -> tuple[I64 | None, I64 | None]:
+        """The measure of each sorted row's window (None: the weight) and, for distinct
+        measures, the time of the previous row of the same key and value."""
         kind, span = self.spec.kind, self.span
         if kind is CorrelationKind.EVENT_COUNT:
-            return weight, None
+            return None, None
         if kind is CorrelationKind.TEMPORAL_ORDERED:
             refs = [r.reference for r in self.spec.rules]
             strict = [k > 0 and refs[k] == refs[k - 1] for k in range(len(refs))]
-            code = block[R.V].to_numpy()[order]
             measure = ordered_in_window(adj, code, strict, span)
             return measure, distinct_in_window(adj, seg, code, span)[1]
-        values = block[R.V]
-        code = (_codes(values) if kind is CorrelationKind.VALUE_COUNT else values.to_numpy())[order]
         need = self.spec.min_required
         if need > 1:
             # Two stages: no window holds more distinct values than rows, so only keys
@@ -255,17 +386,19 @@ class RuleState:
 
     def _peaks(
         self,
-        win: Window,
+        window: Any,
+        ids: I64,
+        ts: I64,
         measure: I64,
         peak: I64,
         peak_at: I64,
-        complete: np.ndarray,
-        touched: np.ndarray,
+        complete: Bools,
+        touched: Bools,
         eid: I64,
         ep_starts: I64,
-    ) -> dict[str, I64]:
-        """Deferred rules: carry each episode's peak window; keep its alert ready."""
-        ts = win.ts
+    ) -> tuple[I64, I64]:
+        """Deferred rules: each episode's peak and the end of its first window to reach
+        it; the alert of a peak that satisfies the condition is kept ready."""
         val = np.where(complete, measure, -1)
         better = (val > peak) | ((val == peak) & (ts < peak_at))
         val, at = np.where(better, val, peak), np.where(better, ts, peak_at)
@@ -281,39 +414,20 @@ class RuleState:
         rows = np.flatnonzero(wanted & (stale[eid] | touched))
         rows = rows[np.unique(eid[rows], return_index=True)[1]]
         if rows.size:
-            groups = win.block.select(self.keys)[win.order[rows]].rows()
-            ready = alerts_for(self.spec, win, rows, self.max_evidence)
+            groups = self._key_texts(ids[rows])
+            ready = alerts_for(self.spec, window(), rows, self.max_evidence)
             for g, i, alert in zip(groups, rows, ready, strict=True):
                 self.pending[(*g, int(ts[i]), int(best[eid[i]]))] = alert
-        return {R.PEAK: best[eid], R.PEAK_AT: best_at[eid]}
+        return best, best_at
 
 
-def _order(block: pl.DataFrame, groups: list[str]) -> tuple[I64, np.ndarray]:
-    """Row indices in (key, time) order, and where a new key starts in that order.
-
-    Sorting on the 64-bit key hash is fast and exact unless two keys share a hash; then
-    (fewer hash runs than distinct keys) it sorts on the values.
-    """
-    n = block.height
-    ts = block[R.TS].to_numpy()
-    h = block[R.H].to_numpy()
-    order = np.lexsort((ts, h)).astype(np.int64)
-    new_key = np.ones(n, dtype=np.bool_)
-    new_key[1:] = h[order[1:]] != h[order[:-1]]
-    if groups and n:
-        key = pl.struct(groups) if len(groups) > 1 else pl.col(groups[0])
-        if block.select(key.n_unique()).item() != int(new_key.sum()):
-            order = block.select(pl.arg_sort_by([*groups, R.TS])).to_series().to_numpy()
-            moved = block.select(groups)[order]
-            change = moved.select(
-                pl.any_horizontal(pl.col(g).ne_missing(pl.col(g).shift(1)) for g in groups)
-            ).to_series()
-            new_key[1:] = change.to_numpy()[1:]
-            order = order.astype(np.int64)
-    return order, new_key
+def _slots(rows: Carried) -> I64:
+    """Each row's hash slot: equal keys, equal slots."""
+    slot: I64 = (rows.bucket() & _SLOT_MASK).astype(np.intp)
+    return slot
 
 
-def _skeleton(decided: np.ndarray, opens: np.ndarray, bucket: I64) -> np.ndarray:
+def _skeleton(decided: Bools, opens: Bools, bucket: I64) -> Bools:
     """Rows worth keeping: all of an undecided episode, a skeleton of a decided one.
 
     A decided episode (fired, or its peak past the upper bound) needs its rows only to
@@ -324,7 +438,7 @@ def _skeleton(decided: np.ndarray, opens: np.ndarray, bucket: I64) -> np.ndarray
     edge = opens.copy()
     edge[1:] |= bucket[1:] != bucket[:-1]
     last = np.append(edge[1:], True)
-    keep: np.ndarray = ~decided | edge | last
+    keep: Bools = ~decided | edge | last
     return keep
 
 
@@ -332,12 +446,3 @@ def _unsort(values: np.ndarray, order: I64) -> np.ndarray:
     out = np.empty_like(values)
     out[order] = values
     return out
-
-
-def _codes(values: pl.Series, hashed: pl.Series | None = None) -> I64:
-    """Integer codes for counted values, equal exactly when the values are equal."""
-    hashed = values.hash(seed=0) if hashed is None else hashed
-    if hashed.n_unique() == values.n_unique():
-        return hashed.to_numpy().view(np.int64)
-    # Two values share a hash: rank them instead (a sort, but exact).
-    return values.rank("dense").cast(pl.Int64).to_numpy()
