@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from vigil.parsers.base import IP
+from vigil.parsers.base import ENGINE, IP
 from vigil.schema.fields import F
 
 MSG = "_msg"
@@ -30,6 +30,7 @@ ROW = "_row"
 # Set on every row a kind regex matched (its pattern starts with an empty group of
 # this name), because a non-matching row gives all-null groups, like an optional one.
 MATCHED = "matched"
+_HIT = "_hit"
 # The kind code of rows left to the `anywhere` kinds (codes below it index the kinds).
 _ANYWHERE = 1 << 16
 # Literal prefixes a message may carry before the words that give its kind.
@@ -83,36 +84,64 @@ class MessageKind:
     anywhere: tuple[str, ...] = ()
 
     def extract(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """This kind's fields (and `_row`) for the rows (`_row`, `_msg`) it matches.
+        """This kind's fields (and `_row`) for the rows (`_row`, `_msg`) it matches."""
+        return extract_kinds([(self, rows.lazy())])[0]
 
-        Eager, one regex call per pattern: a lazy plan per kind cost ~1.5 ms to build
-        and optimise, more than extracting a few thousand messages."""
-        groups = _group_names(self.pattern)
-        found: list[pl.DataFrame] = []
-        for pattern in (self.fast, self.pattern):
-            if pattern is None or (found and rows.height == 0):
-                continue
-            anchored = f"^(?P<{MATCHED}>){pattern}"
-            extracted = rows.get_column(MSG).str.extract_groups(anchored).struct.unnest()
-            hit = extracted.get_column(MATCHED).is_not_null()
-            missing = [g for g in groups if g not in extracted.columns]
-            extracted = extracted.with_columns(
-                pl.repeat(None, rows.height, dtype=pl.String, eager=True).alias(g) for g in missing
-            ).hstack([rows.get_column(ROW)])
-            if hit.all():
-                found.append(extracted)
-                rows = rows.clear()
-            else:
-                found.append(extracted.filter(hit))
-                rows = rows.filter(~hit)
-        matched = pl.concat(found, how="diagonal_relaxed") if len(found) > 1 else found[0]
-        return matched.select(
+    def plan(self, rows: pl.LazyFrame, pattern: str) -> pl.LazyFrame:
+        """The fields of `rows` (`_row`, `_msg`) as `pattern` (the kind's `fast` or
+        `pattern`) reads them, with `_hit`: whether it matched (the fields of a row it
+        did not match are null or constants)."""
+        extract, absent, fields = _plan_parts(self, pattern)
+        return rows.with_columns(extract).unnest("_g").with_columns(absent).select(fields)
+
+
+@functools.cache
+def _plan_parts(kind: MessageKind, pattern: str) -> tuple[pl.Expr, list[pl.Expr], list[pl.Expr]]:
+    """The expressions of `MessageKind.plan`, built once per kind and pattern (building
+    them cost more than running them on a small chunk)."""
+    present = _group_names(pattern)
+    absent = [g for g in _group_names(kind.pattern) if g not in present]
+    return (
+        pl.col(MSG).str.extract_groups(f"^(?P<{MATCHED}>){pattern}").alias("_g"),
+        [pl.lit(None, dtype=pl.String).alias(g) for g in absent],
+        [
             pl.col(ROW),
-            _constant(self.action).alias(F.EVENT_ACTION),
-            _constant(self.outcome).alias(F.EVENT_OUTCOME),
-            _constant(self.category).alias(F.EVENT_CATEGORY),
-            *(expr.alias(name) for name, expr in self.fields.items()),
+            pl.col(MATCHED).is_not_null().alias(_HIT),
+            _constant(kind.action).alias(F.EVENT_ACTION),
+            _constant(kind.outcome).alias(F.EVENT_OUTCOME),
+            _constant(kind.category).alias(F.EVENT_CATEGORY),
+            *(expr.alias(name) for name, expr in kind.fields.items()),
+        ],
+    )
+
+
+def extract_kinds(work: Sequence[tuple[MessageKind, pl.LazyFrame]]) -> list[pl.DataFrame]:
+    """Each kind's fields for the rows it matches among its rows (`_row`, `_msg`).
+
+    All kinds run in one `collect_all` (one call's cost, side by side on the cores),
+    first with their `fast` pattern; the rows it missed (few) then take the lenient
+    `pattern` in a second one."""
+    first = pl.collect_all(
+        [kind.plan(rows, kind.fast or kind.pattern) for kind, rows in work], engine=ENGINE
+    )
+    found: list[pl.DataFrame] = []
+    retry: list[tuple[int, pl.LazyFrame]] = []
+    for i, ((kind, rows), got) in enumerate(zip(work, first, strict=True)):
+        hit = got.get_column(_HIT)
+        if hit.all():
+            found.append(got.drop(_HIT))
+            continue
+        found.append(got.filter(hit).drop(_HIT))
+        if kind.fast is not None:
+            missed = got.filter(~hit).select(ROW)
+            retry.append((i, rows.join(missed.lazy(), on=ROW, how="semi")))
+    if retry:
+        second = pl.collect_all(
+            [work[i][0].plan(rows, work[i][0].pattern) for i, rows in retry], engine=ENGINE
         )
+        for (i, _), got in zip(retry, second, strict=True):
+            found[i] = pl.concat([found[i], got.filter(got.get_column(_HIT)).drop(_HIT)])
+    return found
 
 
 class KindTable:
@@ -149,7 +178,7 @@ class KindTable:
         literal = (
             pl.LazyFrame({MSG: messages})
             .select(pl.col(MSG).str.extract(self._classifier, 0))
-            .collect()
+            .collect(engine=ENGINE)
             .to_series()
         )
         pam = (literal == _PAM_PREFIX).fill_null(False)
@@ -175,21 +204,26 @@ class KindTable:
         # columns they add come in that order whatever the chunk.
         first_seen = kind.drop_nulls().unique(maintain_order=True).to_list()
         order = sorted(first_seen, key=lambda code: code in self._catch_all_codes)
-        parts: dict[int, pl.DataFrame] = {}
         claimed = work.filter(pl.col(KIND) < len(self._kind_list)).sort(KIND, maintain_order=True)
+        rows = claimed.lazy()
+        todo: list[tuple[MessageKind, pl.LazyFrame]] = []
+        codes: list[int] = []
         offset = 0
         for run in claimed.get_column(KIND).rle().to_list():
-            code, length = run["value"], run["len"]
-            parts[code] = self._kind_list[code].extract(claimed.slice(offset, length))
-            offset += length
-        found = [parts[code] for code in order if code in parts]
+            codes.append(run["value"])
+            todo.append((self._kind_list[run["value"]], rows.slice(offset, run["len"])))
+            offset += run["len"]
         if _ANYWHERE in first_seen:
-            unclaimed = work.filter(pl.col(KIND) == _ANYWHERE)
+            unclaimed = work.lazy().filter(pl.col(KIND) == _ANYWHERE)
             for anywhere in self._anywhere:
                 present = pl.all_horizontal(
                     pl.col(MSG).str.contains(literal, literal=True) for literal in anywhere.anywhere
                 )
-                found.append(anywhere.extract(unclaimed.filter(present)))
+                todo.append((anywhere, unclaimed.filter(present)))
+        extracted = extract_kinds(todo)
+        parts = dict(zip(codes, extracted, strict=False))
+        # The anywhere kinds' parts come last (a row two of them read keeps the last).
+        found = [parts[code] for code in order if code in parts] + extracted[len(codes) :]
         found = [part for part in found if part.height]
         if not found:
             return frame.select(ROW).clear()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from vigil.parsers.base import LINE, REASON
+from vigil.parsers.base import ENGINE, LINE, REASON
 from vigil.parsers.message_kinds import MSG
 from vigil.parsers.syslog_time import YearTracker, iso_timestamp
 from vigil.schema.fields import TIMESTAMP_DTYPE, F
@@ -109,7 +109,7 @@ def add_timestamps(headers: pl.DataFrame, years: YearTracker) -> pl.DataFrame:
         headers.lazy()
         .with_columns(timestamp.alias(F.TIMESTAMP))
         .drop(_TIME_TEXTS, strict=False)
-        .collect()
+        .collect(engine=ENGINE)
     )
 
 
@@ -121,14 +121,7 @@ def _extract(lines: pl.Series) -> pl.DataFrame:
     """The header groups of each line, from the first attempt that matches it; a
     line no attempt matches has a null `head`. Only groups some attempt tried are
     columns (the common case is one attempt: no null columns to build)."""
-    # Lazy, because the lazy engine splits one string expression over both cores and
-    # the eager one does not.
-    first = (
-        pl.LazyFrame({LINE: lines})
-        .select(pl.col(LINE).str.extract_groups(_ATTEMPTS[0]).alias("_g"))
-        .unnest("_g")
-        .collect()
-    )
+    first = lines.str.extract_groups(_ATTEMPTS[0]).struct.unnest()
     missed = first.get_column("head").is_null()
     if not missed.any():
         return first

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from vigil.parsers.base import ParseContext, localize
+from vigil.parsers.base import ENGINE, ParseContext, localize
 from vigil.schema.fields import TIMESTAMP_DTYPE
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -92,7 +92,7 @@ class YearTracker:
         naive = text.str.strptime(
             pl.Datetime("us"), _BSD_FORMAT if fractions else _BSD_WHOLE, strict=False
         )
-        return frame.lazy().select(localize(naive, self.ctx.tz)).collect().to_series()
+        return frame.lazy().select(localize(naive, self.ctx.tz)).collect(engine=ENGINE).to_series()
 
     def _first_year(self, first: str) -> int:
         if self.ctx.year is not None:
