@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from vigil import __version__
+from vigil.parsers.base import ENGINE
 from vigil.schema.fields import F
 
 TOP_N = 10
@@ -58,13 +59,15 @@ class FileReport:
         }
 
 
-# Tallied columns, each with the name of its counter on EventTally.
-_TALLIED = (
-    (F.SOURCE_IP, "sources"),
+# Tallied label columns (few distinct values), each with its counter on EventTally; they
+# are counted together, by one group-by over the three.
+_LABELS = (
     (F.EVENT_ACTION, "actions"),
     (F.EVENT_OUTCOME, "outcomes"),
     (F.EVENT_DATASET, "datasets"),
 )
+_LABEL_COLUMNS = [column for column, _ in _LABELS]
+_WEIGHT = pl.col(F.EVENT_COUNT).cast(pl.Int64).sum().alias("n")
 # Partial counts held before they are merged: bounds memory whatever the input size.
 _MERGE_ROWS = 200_000
 
@@ -78,22 +81,27 @@ class EventTally:
     actions: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     datasets: Counter[str] = field(default_factory=Counter)
-    # Per-batch counts not yet in the counters: merged in polars, which costs less
-    # than updating a Counter per batch (a firewall batch has ~10^5 source addresses).
-    _partial: dict[str, list[pl.DataFrame]] = field(default_factory=dict, repr=False)
+    # Per-batch counts not yet in the counters (by source; by action, outcome and
+    # dataset together): merged in polars, which costs less than updating a Counter per
+    # batch (a firewall batch has ~10^5 source addresses).
+    _sources: list[pl.DataFrame] = field(default_factory=list, repr=False)
+    _labels: list[pl.DataFrame] = field(default_factory=list, repr=False)
     _partial_rows: int = field(default=0, repr=False)
 
     def consume(self, batch: pl.DataFrame) -> None:
-        plans = [
-            batch.lazy()
-            .filter(pl.col(column).is_not_null())
-            .group_by(column)
-            .agg(pl.col(F.EVENT_COUNT).cast(pl.Int64).sum().alias("n"))
-            for column, _ in _TALLIED
-        ]
-        for (column, _), counts in zip(_TALLIED, pl.collect_all(plans), strict=True):
-            self._partial.setdefault(column, []).append(counts)
-            self._partial_rows += counts.height
+        by_source, by_label = pl.collect_all(
+            [
+                batch.lazy()
+                .filter(pl.col(F.SOURCE_IP).is_not_null())
+                .group_by(F.SOURCE_IP)
+                .agg(_WEIGHT),
+                batch.lazy().group_by(_LABEL_COLUMNS).agg(_WEIGHT),
+            ],
+            engine=ENGINE,
+        )
+        self._sources.append(by_source)
+        self._labels.append(by_label)
+        self._partial_rows += by_source.height + by_label.height
         if self._partial_rows > _MERGE_ROWS:
             self._merge()
             # Many distinct keys: merge less often rather than at every batch.
@@ -105,21 +113,28 @@ class EventTally:
         self._fold()
 
     def _merge(self) -> None:
-        self._partial_rows = 0
-        for column, parts in self._partial.items():
-            merged = pl.concat(parts).group_by(column).agg(pl.col("n").sum())
-            self._partial[column] = [merged]
-            self._partial_rows += merged.height
+        n = pl.col("n").sum()
+        self._sources = [pl.concat(self._sources).group_by(F.SOURCE_IP).agg(n)]
+        self._labels = [pl.concat(self._labels).group_by(_LABEL_COLUMNS).agg(n)]
+        self._partial_rows = self._sources[0].height + self._labels[0].height
 
     def _fold(self) -> None:
+        if not self._sources:
+            return
         self._merge()
-        for column, name in _TALLIED:
-            for counts in self._partial.pop(column, []):
-                counter: Counter[str] = getattr(self, name)
-                counter.update(
-                    dict(zip(counts[column].to_list(), counts["n"].to_list(), strict=True))
-                )
-        self._partial_rows = 0
+        (sources,), (labels,) = self._sources, self._labels
+        self.sources.update(_counts(sources, F.SOURCE_IP))
+        for column, name in _LABELS:
+            counter: Counter[str] = getattr(self, name)
+            by_one = (
+                labels.filter(pl.col(column).is_not_null()).group_by(column).agg(pl.col("n").sum())
+            )
+            counter.update(_counts(by_one, column))
+        self._sources, self._labels, self._partial_rows = [], [], 0
+
+
+def _counts(counts: pl.DataFrame, column: str) -> dict[str, int]:
+    return dict(zip(counts[column].to_list(), counts["n"].to_list(), strict=True))
 
 
 @dataclass
