@@ -42,9 +42,11 @@ def canonical_ips(df: pl.DataFrame) -> pl.DataFrame:
             continue
         # Only IPv6 has spellings to unify; a Python pass over the distinct ones (a few
         # per batch) is cheaper than any vectorised rewrite of the text.
-        spelled = df.filter(pl.col(name).str.contains(":", literal=True)).get_column(name)
-        if spelled.is_empty():
+        column = df.get_column(name)
+        ipv6 = column.str.contains(":", literal=True)
+        if not ipv6.any():
             continue
+        spelled = column.filter(ipv6)
         mapping = {
             v: c for v in spelled.unique().to_list() if (c := _canonical(v)) is not None and c != v
         }
