@@ -55,6 +55,29 @@ def test_kinds_belong_to_their_programs() -> None:
     assert events.get_column(F.EVENT_ACTION).to_list() == [None, None, None, "cron_command"]
 
 
+def test_the_same_message_from_two_programs_is_read_for_each() -> None:
+    """A message text written by several programs takes each line's program's kind,
+    whichever program wrote it first (messages are read once per program and text)."""
+    text = "(root) CMD (/usr/bin/true)"
+    events = _parse(
+        [
+            f"Nov 22 10:00:01 box app[2]: {text}",
+            f"Nov 22 10:00:02 box crond[3]: {text}",
+            f"Nov 22 10:00:03 box app[2]: {text}",
+            f"Nov 22 10:00:04 box: {text}",
+            f"Nov 22 10:00:05 box CRON[4]: {text}",
+        ]
+    )
+    assert events.get_column(F.EVENT_ACTION).to_list() == [
+        None,
+        "cron_command",
+        None,
+        None,
+        "cron_command",
+    ]
+    assert events.get_column(F.USER_NAME).to_list() == [None, "root", None, None, "root"]
+
+
 def test_rows_keep_line_order_and_header_fields() -> None:
     """Events come out in line order with host, program, pid and the message body."""
     lines = [f"Nov 22 10:00:{i:02d} host{i} prog{i}[{i}]: message {i}" for i in range(1, 30)]

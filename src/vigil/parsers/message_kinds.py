@@ -172,15 +172,17 @@ class KindTable:
         pam = {s for kind in kinds if not kind.programs for s in kind.starts if s}
         self._pam_classifier = _alternation(_PAM_KIND_START, pam)
         self._catch_all_codes = {self._code_of[name] for name in self._catch_all.values()}
+        # Literal -> kind code, as the two Series `replace_strict` takes (a dict would be
+        # converted on every call).
+        self._literal_codes = (
+            pl.Series(list(self._by_literal), dtype=pl.String),
+            pl.Series([self._code_of[name] for name in self._by_literal.values()], dtype=pl.UInt32),
+        )
 
     def classify(self, messages: pl.Series) -> pl.Series:
-        """The kind each message's start names (whatever program wrote it), or null."""
-        literal = (
-            pl.LazyFrame({MSG: messages})
-            .select(pl.col(MSG).str.extract(self._classifier, 0))
-            .collect(engine=ENGINE)
-            .to_series()
-        )
+        """The kind each message's start names (whatever program wrote it), as an
+        index into `_kind_list`; `len(_kind_list)` for none."""
+        literal = messages.str.extract(self._classifier, 0)
         pam = (literal == _PAM_PREFIX).fill_null(False)
         if pam.any():
             # Second step for the rarer `pam_unix(service:type): text`, on its rows only:
@@ -188,7 +190,10 @@ class KindTable:
             where = pam.arg_true()
             inner = messages.gather(where).str.extract(self._pam_classifier, 0)
             literal = literal.scatter(where, inner.str.splitn("): ", 2).struct.field("field_1"))
-        return literal.replace_strict(self._by_literal, default=None, return_dtype=pl.String)
+        old, new = self._literal_codes
+        return literal.replace_strict(
+            old, new, default=len(self._kind_list), return_dtype=pl.UInt32
+        )
 
     def fields(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The kind fields of `frame`'s rows (`_row`, `_msg`, `process.name`) that match
@@ -233,10 +238,7 @@ class KindTable:
         """Each row's kind as an index into `_kind_list`, `_ANYWHERE`, or null: the kind
         its start names when its program is one of that kind's, else its program's
         catch-all kind, else the `anywhere` kinds (if any) look at it."""
-        literal = self.classify(frame.get_column(MSG))
-        literal_code = literal.replace_strict(
-            self._code_of, default=len(self._kind_list), return_dtype=pl.UInt32
-        )
+        literal_code = self.classify(frame.get_column(MSG))
         program = frame.get_column(F.PROCESS_NAME)
         # A chunk holds a handful of programs: the decision is taken in Python once per
         # (kind, program) pair present, then applied to the rows by a lookup.
