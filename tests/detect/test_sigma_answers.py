@@ -75,3 +75,35 @@ def test_known_values_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         known = detector._answers._known  # the bound is what is tested
         held.append(sum(frame.height for frame in known.values()))
     assert held == [26, 51, 26, 51, 26, 51]
+
+
+def test_short_tests_on_a_field_of_few_values_are_answered_per_value() -> None:
+    """Several short tests on a field of a handful of values are answered per value, with
+    the same rows as row by row: case folded, nulls never matching."""
+    rule = compiled(
+        {
+            "login": {"event.action": "ssh_login"},
+            "failed": {"event.outcome": "failure"},
+            "probe": {"event.action": ["ssh_invalid_user", "ssh_no_identification"]},
+            "condition": "(login and failed) or probe",
+        }
+    )
+    actions = ["ssh_login", "SSH_Login", None, "ssh_invalid_user", "session_opened", "x"] * 500
+    outcomes = ["failure", "success", "failure", None, "failure"] * 600
+    batch = conform(
+        pl.DataFrame(
+            {
+                "@timestamp": [T0] * len(actions),
+                "event.dataset": "jsonl",
+                "event.action": actions,
+                "event.outcome": outcomes,
+                "log.file.line": list(range(1, len(actions) + 1)),
+            }
+        )
+    )
+    detector = SigmaDetector([rule])
+    given = detector._answers.answers(batch, [(rule.logsource, [rule])])  # the path tested
+    assert {t.field for t in given} == {"event.action"}
+    expected = batch.filter(rule.expr(batch.schema)).get_column("log.file.line").to_list()
+    assert _lines(detector, batch) == expected
+    assert len(expected) == 1100  # 11 of every 30 rows

@@ -3,10 +3,11 @@
 The fields rules search with long patterns (URLs, user agents) repeat a lot: on an
 access log the web rules' regexes then run on ~1% of the rows, and the lookup of a row
 among the matching values costs a few nanoseconds. Measured per row: a short pattern
-(`(?i)^(?:ssh_login)$`) costs ~15 ns, a long one (200 to 9,000 characters) 40-200 ns,
-the distinct values ~10-40 ns and a lookup ~5-10 ns; so a field is answered per value
-when a long pattern searches it and its values repeat, which a sample of the batch's
-first rows tells (messages mostly do not).
+(`(?i)^(?:ssh_login)$`) costs ~11-20 ns, a long one (200 to 9,000 characters) 40-200
+ns, the distinct values ~10-40 ns and a lookup ~5-10 ns; so a field is answered per
+value when a long pattern searches it and its values repeat, or when several short
+tests search a field of a handful of values (sshd's event.action: 14 values, 4 tests),
+which a sample of the batch's first rows tells (messages mostly do not).
 
 The values also repeat from one batch to the next (a site's pages, its clients' user
 agents): of ~1,000 distinct URLs per 40k-line batch of an access log, 30-100 are new
@@ -23,17 +24,22 @@ from typing import Any
 import polars as pl
 
 from vigil.detect.sigma.compiler import CompiledRule, FieldTest, per_value_tests
-from vigil.detect.sigma.mapping import Logsource, Schema, column
+from vigil.detect.sigma.mapping import Logsource, Schema, column, one_of
 from vigil.detect.sigma.modifiers import Column, RegexMatch, StringMatch, field_test
 
 # A field is answered per distinct value when at most this share of a sample of the
-# batch's rows have distinct values and one of its tests has a pattern this long.
+# batch's rows have distinct values and one of its tests has a pattern this long...
 REPEATED = 0.25
 SAMPLE_ROWS = 2048
 LONG_PATTERN = 200
+# ... or when it has this many tests and at most this share of distinct values.
+MANY_TESTS = 2
+FEW_VALUES = 0.01
 # Distinct values remembered per field; past it, only the last batch's are kept.
 MAX_KNOWN = 100_000
 _CACHE = 1024
+# Matching values compared one by one rather than looked up (see mapping.one_of).
+_FEW_HITS = 3
 # Batches appended to the known answers before they are put in one piece again.
 _CHUNKS = 16
 _VALUE = "v"
@@ -74,24 +80,28 @@ class PerValueAnswers:
                 for test in self.tests_of(rule, schema):
                     by_field.setdefault(test.field, {})[test] = None
                     sources.setdefault(test.field, {})[logsource.name] = logsource
-        heavy = [
-            f for f, tests in by_field.items() if max(map(pattern_length, tests)) >= LONG_PATTERN
-        ]
+        limits = {f: _share_limit(tuple(tests)) for f, tests in by_field.items()}
+        heavy = [f for f, limit in limits.items() if limit > 0]
         if not heavy:
             return {}
         rows_of = {
             f: pl.any_horizontal([ls.filter(schema) for ls in sources[f].values()]) for f in heavy
         }
         columns = {f: column(schema, f)[0] for f in heavy}
+        # A sample without rows of a field's logsources tells nothing: a long pattern is
+        # answered per value all the same (its rows cost the most), short ones are not.
         shares = (
             batch.head(SAMPLE_ROWS)
             .select(
-                (columns[f].filter(rows_of[f]).n_unique() / rows_of[f].sum().clip(1)).alias(f)
+                pl.when(rows_of[f].sum() > 0)
+                .then(columns[f].filter(rows_of[f]).n_unique() / rows_of[f].sum())
+                .otherwise(0.0 if limits[f] == REPEATED else 1.0)
+                .alias(f)
                 for f in heavy
             )
             .row(0)
         )
-        repeated = [f for f, share in zip(heavy, shares, strict=True) if share <= REPEATED]
+        repeated = [f for f, share in zip(heavy, shares, strict=True) if share <= limits[f]]
         if not repeated:
             return {}
         # Every field's distinct values in one pass (eager: the lazy engine's unique
@@ -109,9 +119,9 @@ class PerValueAnswers:
                 # still among them exactly when it passes the test.
                 hits = known.get_column(_VALUE).filter(known.get_column(str(k)))
                 given[test] = (
-                    columns[field].is_in(pl.lit(hits).implode()).fill_null(False)
-                    if hits.len()
-                    else pl.lit(False)
+                    one_of(columns[field], hits.to_list()).fill_null(False)
+                    if hits.len() <= _FEW_HITS
+                    else columns[field].is_in(pl.lit(hits).implode()).fill_null(False)
                 )
         return given
 
@@ -147,6 +157,16 @@ class PerValueAnswers:
             self._known.clear()
         self._known[key] = known
         return known
+
+
+def _share_limit(tests: tuple[FieldTest, ...]) -> float:
+    """The largest share of distinct values at which a field's tests are answered per
+    value (0: never)."""
+    if max(map(pattern_length, tests)) >= LONG_PATTERN:
+        return REPEATED
+    if len(tests) >= MANY_TESTS:
+        return FEW_VALUES
+    return 0.0
 
 
 def pattern_length(test: FieldTest) -> int:

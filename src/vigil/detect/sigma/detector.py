@@ -174,7 +174,7 @@ class SigmaDetector:
             chosen = [c for k, c in enumerate(chosen) if k not in absent]
         given = (
             self._answers.answers(batch, [(g.logsource, [r for _, r in m]) for g, m in chosen])
-            if costly and chosen
+            if chosen
             else {}
         )
         # Each logsource's plan yields only row numbers and one flag per rule, for the

