@@ -147,3 +147,24 @@ def test_analyze_with_every_config_section_loads_only_what_it_uses(tmp_path: Pat
     assert first == code == 0
     assert {"vigil.config.models", "vigil.respond.nftables", "vigil.respond.webhook"} <= modules
     assert _loaded(modules, NEVER_ON_ANALYZE | NEVER_WITH_JSON) == []
+
+
+def test_a_config_naming_ssh_hosts_validates_without_paramiko(tmp_path: Path) -> None:
+    """`ssh` and `account` responders with an `ssh:` block are validated at load (their
+    settings), but paramiko is imported only when one of them connects."""
+    log = tmp_path / "fw.log"
+    log.write_text(FW)
+    (tmp_path / "vigil.yaml").write_text(
+        "responders:\n"
+        "  edge: {type: ssh, host: fw.example.org, key: /etc/vigil/id_ed25519,"
+        " known_hosts: /etc/vigil/known_hosts}\n"
+        "  lock: {type: account, ssh: {host: 192.0.2.10, key: /etc/vigil/id_ed25519,"
+        " known_hosts: /etc/vigil/known_hosts}}\n"
+    )
+    state = str(tmp_path / "state")
+    args = ("--state-dir", state, "analyze", "--json", str(log))
+    first, _ = _run(tmp_path, *args)
+    code, modules = _run(tmp_path, *args)
+    assert first == code == 0
+    assert {"vigil.respond.ssh", "vigil.respond.account"} <= modules
+    assert _loaded(modules, {"paramiko", "cryptography", "vigil.respond.ssh_runner"}) == []

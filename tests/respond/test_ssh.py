@@ -20,7 +20,8 @@ from vigil.respond.base import ResponderContext
 from vigil.respond.model import Action, ActionKind
 from vigil.respond.registry import get_responder
 from vigil.respond.ssh import SshResponder, SshSettings
-from vigil.respond.ssh_runner import SshConnection, SshRunner, remote_command
+from vigil.respond.ssh_runner import SshRunner, remote_command
+from vigil.respond.ssh_settings import SshConnection
 
 __all__ = ["sshd"]
 

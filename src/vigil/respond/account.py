@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,8 +25,11 @@ from vigil.errors import ConfigError, ResponderError, TargetRefused
 from vigil.respond.base import ResponderContext
 from vigil.respond.model import Action, ActionKind
 from vigil.respond.runner import LocalRunner, Runner
-from vigil.respond.ssh_runner import SshConnection, SshRunner
+from vigil.respond.ssh_settings import SshConnection
 from vigil.respond.targets import user_target
+
+if TYPE_CHECKING:
+    from vigil.respond.ssh_runner import SshRunner
 
 # getent's exit status when a key is not in the database.
 _NOT_FOUND = 2

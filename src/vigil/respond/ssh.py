@@ -22,9 +22,9 @@ from vigil.respond.firewall import FirewallBackend, block_network
 from vigil.respond.iptables import IptablesBackend, IptablesSettings
 from vigil.respond.model import Action, ActionKind
 from vigil.respond.nftables import NftablesBackend, NftablesSettings
-from vigil.respond.ssh_runner import SshConnection, SshRunner
+from vigil.respond.ssh_settings import SshConnection
 
-__all__ = ["SshResponder", "SshRunner", "SshSettings"]
+__all__ = ["SshResponder", "SshSettings"]
 
 
 class SshSettings(SshConnection):

@@ -1,4 +1,4 @@
-"""Commands on a remote host over SSH: `SshRunner` and the settings that build it.
+"""Commands on a remote host over SSH: `SshRunner` (its settings: `ssh_settings`).
 
 `SshRunner` is a `respond.runner.Runner`: the nftables and iptables backends, the
 operator's argv templates and the account responder run through it unchanged.
@@ -32,7 +32,6 @@ from typing import NoReturn
 
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.errors import ResponderError
 from vigil.respond.runner import Completed
@@ -295,63 +294,3 @@ def _one_line(text: str, limit: int = 400) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     joined = " | ".join(lines)
     return joined if len(joined) <= limit else joined[: limit - 1] + "…"
-
-
-# -- settings ----------------------------------------------------------------------------
-
-# A host name or address as SSH takes it; never an option.
-HOST_PATTERN = r"^[A-Za-z0-9_.:\[\]%]+$"
-LOGIN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$"
-
-
-class SshConnection(BaseModel):
-    """How to reach and log in to a remote host (the `ssh` responder's connection, and
-    `account`'s `ssh:` block)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    host: str = Field(pattern=HOST_PATTERN, description="host name or address")
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str = Field(default="root", pattern=LOGIN_PATTERN, description="login name")
-    key: Path | None = Field(default=None, description="private key file (no passphrase)")
-    known_hosts: Path = Field(description="known_hosts file holding the host's key")
-    timeout: float = Field(
-        default=10.0, gt=0, le=300, description="seconds for connecting and each remote wait"
-    )
-    retries: int = Field(default=3, ge=0, le=10, description="more connection attempts")
-    backoff: float = Field(
-        default=1.0, ge=0, le=60, description="seconds before the 2nd attempt (then doubling)"
-    )
-    allow_agent: bool = Field(default=False, description="also offer the ssh-agent's keys")
-    sudo: bool = Field(default=False, description="run commands with `sudo -n`")
-
-    @model_validator(mode="after")
-    def _has_credentials(self) -> SshConnection:
-        if self.key is None and not self.allow_agent:
-            raise ValueError("key: is required (vigil logs in with a key only)")
-        return self
-
-    def runner(
-        self,
-        *,
-        netns: str | None = None,
-        command_timeout: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> SshRunner:
-        prefix = ["sudo", "-n", "--"] if self.sudo else []
-        if netns is not None:
-            prefix += ["ip", "netns", "exec", netns]
-        return SshRunner(
-            self.host,
-            self.port,
-            self.user,
-            self.key,
-            self.known_hosts,
-            self.timeout,
-            self.retries,
-            self.backoff,
-            prefix=prefix,
-            allow_agent=self.allow_agent,
-            command_timeout=command_timeout,
-            sleep=sleep,
-        )
