@@ -98,7 +98,12 @@ def list_rules(
     """The rules `vigil analyze` would run, with their thresholds after overrides."""
     from vigil.detect.factory import rule_pack_from_config  # noqa: PLC0415
 
-    pack = rule_pack_from_config(state.config, rules or [], default_pack=not no_default_rules)
+    pack = rule_pack_from_config(
+        state.config,
+        rules or [],
+        default_pack=not no_default_rules,
+        cache_dir=state.state_dir / "cache",
+    )
     rows = pack_rows(pack)
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -202,7 +207,7 @@ def try_rule(
     from vigil.pipeline.analyze import AnalyzeOptions, analyze  # noqa: PLC0415
     from vigil.sources.files import expand_inputs  # noqa: PLC0415
 
-    full = rule_pack_from_config(state.config, rules or [])
+    full = rule_pack_from_config(state.config, rules or [], cache_dir=state.state_dir / "cache")
     pack = _only(full, rule)
     clock = SystemClock()
     stage = detection_stage(state.config, pack, clock, None)
