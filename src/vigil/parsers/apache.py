@@ -43,7 +43,15 @@ from typing import ClassVar
 
 import polars as pl
 
-from vigil.parsers.base import IP, LINE, REASON, LineParser, ParseResult, empty_rejects
+from vigil.parsers.base import (
+    IP,
+    LINE,
+    REASON,
+    LineParser,
+    ParseResult,
+    by_runs,
+    empty_rejects,
+)
 from vigil.parsers.percent import percent_decode
 from vigil.schema.fields import TIMESTAMP_DTYPE, F
 
@@ -268,8 +276,12 @@ def _events(rows: pl.DataFrame, dataset: str) -> pl.DataFrame:
         else pl.lit(None, dtype=pl.Struct({"domain": pl.String, "port": pl.String}))
     )
     request = pl.col("f1")
+    stamps = by_runs(
+        rows.get_column("time"),
+        lambda times: (frame := times.to_frame("time")).select(_timestamp(frame)).to_series(),
+    )
     events = rows.select(
-        _timestamp(rows).alias(F.TIMESTAMP),
+        pl.lit(stamps).alias(F.TIMESTAMP),
         pl.lit(dataset).alias(F.EVENT_DATASET),
         pl.lit("web").alias(F.EVENT_CATEGORY),
         pl.when(status < 400)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from vigil.parsers.base import ENGINE, ParseContext, localize
+from vigil.parsers.base import ENGINE, ParseContext, by_runs, localize
 from vigil.schema.fields import TIMESTAMP_DTYPE
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -48,16 +48,13 @@ class YearTracker:
         """
         if given_year is not None and given_year.null_count() < given_year.len():
             return self._resolve(bsd, given_year.cast(pl.Int32))
-        # Lines come in bursts within a second (a third of an auth.log's stamps differ
-        # from the line before): each run of equal stamps is read once, and the year
-        # steps between runs as between lines.
-        new_run = bsd.ne_missing(bsd.shift(1))
-        if new_run.is_empty() or new_run.sum() * 4 > bsd.len() * 3:
-            return self._resolve(bsd, pl.repeat(None, bsd.len(), dtype=pl.Int32, eager=True))
-        new_run[0] = True  # the first line starts a run, even a null one
-        firsts = bsd.filter(new_run)
-        stamps = self._resolve(firsts, pl.repeat(None, firsts.len(), dtype=pl.Int32, eager=True))
-        return stamps.gather(new_run.cast(pl.UInt32).cum_sum() - 1)
+        # The year steps between runs of equal stamps as between lines.
+        return by_runs(
+            bsd,
+            lambda texts: self._resolve(
+                texts, pl.repeat(None, texts.len(), dtype=pl.Int32, eager=True)
+            ),
+        )
 
     def _resolve(self, bsd: pl.Series, given_year: pl.Series) -> pl.Series:
         frame = pl.DataFrame({"bsd": bsd, "given": given_year})
