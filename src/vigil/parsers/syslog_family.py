@@ -52,11 +52,12 @@ class SyslogFamilyParser(LineParser):
     """Base of the syslog-header parsers; subclasses set `name`, `summary`, `patterns`."""
 
     patterns: ClassVar[dict[str, str]] = {**HEADER_PATTERNS, **KINDS.patterns()}
-    # Parsing a block of auth.log takes ~8x its size for a moment (the header groups, the
-    # message kinds): 6 MB blocks keep a 5M-line auth.log under 400 MB of peak RSS with
-    # one block being parsed beside the one the detection stage takes (8 MB: 400-432 MB),
-    # for ~5% more CPU. Other formats need far less and keep the reader's 8 MB.
-    max_block_bytes: ClassVar[int | None] = 6 << 20
+    # Parsing a block of auth.log takes ~5x its size for a moment (the header groups, the
+    # message kinds), and two blocks are parsed at once beside the one the detection
+    # stage takes: 4 MB blocks keep a 5M-line auth.log at 329 MB of peak RSS parse-only
+    # and 356 MB with the pack (6 MB blocks, one at a time: 352 and 378 MB), for ~5%
+    # more CPU than 6 MB blocks. Other formats need far less and keep the reader's 8 MB.
+    max_block_bytes: ClassVar[int | None] = 4 << 20
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
