@@ -64,6 +64,40 @@ def test_logsource_routing(key: tuple[str | None, str | None, str | None], rows:
     assert _rows(*key) == rows
 
 
+KEYS = [(None, "webserver", None), (None, "firewall", None), ("linux", None, "auth")]
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("dataset", ["apache", "firewall", "sshd", "syslog", "netfilter", "jsonl"])
+def test_a_batch_of_one_dataset_is_routed_the_same_when_known(
+    key: tuple[str | None, str | None, str | None], dataset: str
+) -> None:
+    """Knowing the batch's only dataset decides its tests once, with the same rows, and a
+    logsource that excludes it selects none."""
+    logsource = find_logsource(*key)
+    assert logsource is not None
+    frame = ROWS.filter(pl.col("event.dataset").is_not_null()).with_columns(
+        pl.lit(dataset).alias("event.dataset")
+    )
+    row_by_row = frame.select(logsource.filter(frame.schema)).to_series().to_list()
+    # with_columns: a test decided for the whole batch is a literal, spread over the rows
+    decided = frame.with_columns(
+        logsource.filter(frame.schema, frozenset({dataset})).alias("known")
+    ).get_column("known")
+    assert decided.to_list() == row_by_row
+    assert not (logsource.excludes(frozenset({dataset})) and any(row_by_row))
+
+
+def test_excludes_only_what_cannot_match() -> None:
+    """A web batch excludes the sshd logsource; a syslog batch may hold sshd lines; an
+    unknown set of datasets excludes nothing."""
+    sshd = find_logsource("linux", None, "sshd")
+    assert sshd is not None
+    assert sshd.excludes(frozenset({"apache"}))
+    assert not sshd.excludes(frozenset({"apache", "syslog"}))
+    assert not sshd.excludes(None)
+
+
 def test_logsource_lookup_ignores_case_and_rejects_unknown() -> None:
     """Lookup is case-insensitive; a triple not in the table is unknown."""
     assert find_logsource("Linux", None, "SSHD") is LOGSOURCES[("linux", None, "sshd")]

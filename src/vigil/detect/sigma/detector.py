@@ -40,6 +40,8 @@ RULE_INDEX = "__vigil_rule"
 _ROW = "__vigil_row"
 DEFAULT_ENTITY: tuple[str, ...] = (F.SOURCE_IP, F.USER_NAME, F.HOST_NAME)
 _PLAN_CACHE = 64
+# Distinct event.datasets up to which a batch's logsource tests are decided per batch.
+_DATASETS = 8
 
 
 def silent_references(correlations: Iterable[SigmaCorrelationRule]) -> set[str]:
@@ -153,10 +155,11 @@ class SigmaDetector:
 
     def _matched(self, batch: pl.DataFrame, only: Collection[int] | None = None) -> _Matched:
         schema = batch.schema
+        present = _datasets(batch)
         chosen: list[tuple[_Group, list[tuple[int, CompiledRule]]]] = []
         for group in self._groups:
             members = [(i, r) for i, r in group.rules if only is None or i in only]
-            if members:
+            if members and not group.logsource.excludes(present):
                 chosen.append((group, members))
         # Logsources whose rules search with long patterns are run only when the batch
         # has rows of them (a batch is one file's events): their tests are answered per
@@ -167,10 +170,10 @@ class SigmaDetector:
             if any(self._answers.has_long_tests(r, schema) for _, r in members)
         ]
         if costly:
-            present = batch.select(
-                chosen[k][0].logsource.filter(schema).any().alias(str(k)) for k in costly
+            found = batch.select(
+                chosen[k][0].logsource.filter(schema, present).any().alias(str(k)) for k in costly
             ).row(0)
-            absent = {k for k, here in zip(costly, present, strict=True) if not here}
+            absent = {k for k, here in zip(costly, found, strict=True) if not here}
             chosen = [c for k, c in enumerate(chosen) if k not in absent]
         given = (
             self._answers.answers(batch, [(g.logsource, [r for _, r in m]) for g, m in chosen])
@@ -186,7 +189,7 @@ class SigmaDetector:
             queries.append(
                 batch.lazy()
                 .with_row_index(_ROW)
-                .filter(group.logsource.filter(schema))
+                .filter(group.logsource.filter(schema, present))
                 .select(
                     _ROW, *(e.fill_null(False) for e in self._plan(group, members, schema, given))
                 )
@@ -315,3 +318,15 @@ class SigmaDetector:
             evidence=evidence,
             author=rule.author or None,
         )
+
+
+def _datasets(batch: pl.DataFrame) -> frozenset[str] | None:
+    """Every event.dataset of the batch when they are few and none is null (a batch is
+    mostly one file's events: one dataset), else None."""
+    if batch.schema.get(F.EVENT_DATASET) != pl.String:
+        return None
+    values = batch.get_column(F.EVENT_DATASET)
+    if values.null_count():
+        return None
+    distinct = values.unique()
+    return frozenset(distinct.to_list()) if distinct.len() <= _DATASETS else None

@@ -203,10 +203,12 @@ class Logsource:
             return mapped
         return sigma_name if self.passthrough or is_ecs_name(sigma_name) else None
 
-    def filter(self, schema: Schema) -> pl.Expr:
+    def filter(self, schema: Schema, present: frozenset[str] | None = None) -> pl.Expr:
+        """The rows this logsource applies to. `present`: every event.dataset of the
+        batch, when it is known and has no null (the tests on it are then decided once)."""
         dataset, _ = column(schema, F.EVENT_DATASET)
-        cond = one_of(dataset, self.datasets)
-        via_syslog = one_of(dataset, SYSLOG_DATASETS)
+        cond = _one_of_present(dataset, self.datasets, present)
+        via_syslog = _one_of_present(dataset, SYSLOG_DATASETS, present)
         if self.programs:
             program, _ = column(schema, F.PROCESS_NAME)
             cond = cond | (via_syslog & one_of(program, self.programs))
@@ -218,6 +220,25 @@ class Logsource:
             category, _ = column(schema, F.EVENT_CATEGORY)
             cond = cond | (via_syslog & one_of(category, self.categories))
         return cond.fill_null(False)
+
+    def excludes(self, present: frozenset[str] | None) -> bool:
+        """Whether no row of a batch with these datasets (None: unknown) can qualify."""
+        if present is None:
+            return False
+        return not (present & set(self.datasets)) and not (
+            (self.programs or self.facilities or self.categories) and present & set(SYSLOG_DATASETS)
+        )
+
+
+def _one_of_present(
+    text: pl.Expr, values: Sequence[str], present: frozenset[str] | None
+) -> pl.Expr:
+    if present is not None:
+        if not present & set(values):
+            return pl.lit(value=False)
+        if present <= set(values):
+            return pl.lit(value=True)
+    return one_of(text, values)
 
 
 def one_of(text: pl.Expr, values: Sequence[str]) -> pl.Expr:
