@@ -71,6 +71,10 @@ bound) only a skeleton is kept, two events per timespan, enough to tell whether 
 event still belongs to it: a flood that has fired costs a few rows, not all its events.
 `flush(now)` moves event time on when no events arrive (live mode): groups expire and
 finished episodes are decided on a timer. Only call it with a time the sources reached.
+A rule holds numbers per event (key hashes, time, weight, value code: `carried`); the
+events' text (group-by values, path, line, message) is stored once for all rules
+(`texts`) and dropped when no rule holds the event any more. Keys and values are
+compared by hash only because the store proves its hashes tell its texts apart.
 
 **generate.** `generate: false` (Sigma's default) means the referenced rules raise no
 alerts of their own; `CorrelationEngine.quiet_rules()` lists them for the detection

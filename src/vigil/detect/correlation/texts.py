@@ -38,6 +38,8 @@ _T = "t"
 _SEEN = "_seen"
 # Batches appended to the seen texts before they are put in one piece again.
 _CHUNKS = 16
+# Seen texts per stored row above which compaction forgets those no longer stored.
+_SEEN_PER_ROW = 4
 
 
 class HashCollision(RuntimeError):
@@ -152,7 +154,10 @@ class TextStore:
         moved = None
         if 2 * live.size <= self.frame.height:
             self.frame = self.frame[pl.Series(live)]
-            self._seen = self.pairs(self.frame, self.columns)
+            # Texts no longer stored may stay among those seen (a collision with one only
+            # draws a new seed too early) until they outnumber the store's rows.
+            if self._seen.height > _SEEN_PER_ROW * max(self.frame.height, COMPACT_MIN):
+                self._seen = self.pairs(self.frame, self.columns)
             moved = live
         self._check_at = max(COMPACT_MIN, 2 * self.frame.height)
         return moved
