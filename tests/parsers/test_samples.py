@@ -93,3 +93,30 @@ def test_every_pattern_has_a_positive_sample(name: str) -> None:
         pid for pid, rx in PARSERS[name].patterns.items() if not column.str.contains(rx).any()
     ]
     assert not missing, f"patterns of {name!r} with no positive sample: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in PARSERS.items() if c.sniff_requires))
+def test_sniff_requirement_is_necessary_on_every_sample(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parser's `sniff_requires` is a necessary condition: on the lines of any sample
+    (of any format) that lack it, the parser's full sniff scores 0, so the shortcut
+    never passes over a file the parser would claim."""
+    cls = PARSERS[name]
+    required = cls.sniff_requires
+    assert required is not None
+    monkeypatch.setattr(cls, "sniff_requires", None)
+    claimed: list[str] = []
+    for path in ALL_SAMPLES:
+        sample = load_sample(path)
+        lines = pl.Series(LINE, sample.lines, dtype=pl.String)
+        lacking = lines.filter(~lines.str.contains(required) & lines.str.contains(r"\S"))
+        frame = pl.DataFrame(
+            {
+                LINE: lacking,
+                F.LOG_FILE_LINE: pl.int_range(1, lacking.len() + 1, dtype=pl.UInt64, eager=True),
+            }
+        )
+        if cls.sniff(frame, _context(path, sample.context)) > 0:
+            claimed.append(str(path.relative_to(SAMPLES)))
+    assert not claimed, f"{name} claims lines without {required!r} in {claimed}"

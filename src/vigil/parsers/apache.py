@@ -151,6 +151,8 @@ class ApacheParser(LineParser):
     patterns: ClassVar[dict[str, str]] = _LINE_SHAPES
     priority = 20
     independent_chunks = True
+    # Every head shape ends in `[time] ` before the request's quote.
+    sniff_requires = r'\] "'
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
         # The three field patterns in one call: polars runs them on both cores.

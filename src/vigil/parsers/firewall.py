@@ -73,6 +73,7 @@ class FirewallParser(LineParser):
     patterns: ClassVar[dict[str, str]] = {"record": _RECORD, "header": _HEADER}
     priority = 10
     independent_chunks = True
+    sniff_requires = r"\|"
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
         # No capture groups: matching without them is ~8x cheaper, and on a matching

@@ -58,6 +58,8 @@ class JsonlParser(LineParser):
         "epoch_ts": r'"ts"\s*:\s*[0-9]',
     }
     priority = 30
+    # An object line starts with `{` (after white space).
+    sniff_requires = r"\{"
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
         text = pl.col(LINE).str.strip_prefix("\ufeff").str.strip_chars()

@@ -42,6 +42,8 @@ class NetfilterParser(SyslogFamilyParser):
         "proxmox": PROXMOX.removeprefix("^") + PACKET,
     }
     priority = 20
+    # Packets come from packet logs (`SRC=`) or pf's `filterlog` records.
+    sniff_requires = r"SRC=|filterlog"
 
     def without_header(self, rest: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame]:
         events: list[pl.DataFrame] = []

@@ -26,6 +26,7 @@ from vigil.parsers.sshd_messages import SSHD_KINDS
 from vigil.parsers.sshd_protocol_messages import SSHD_PROTOCOL_KINDS
 from vigil.parsers.syslog_header import (
     HEADER_PATTERNS,
+    HEADER_START,
     add_timestamps,
     reject_rest,
     split_headers,
@@ -58,6 +59,7 @@ class SyslogFamilyParser(LineParser):
     # and 356 MB with the pack (6 MB blocks, one at a time: 352 and 378 MB), for ~5%
     # more CPU than 6 MB blocks. Other formats need far less and keep the reader's 8 MB.
     max_block_bytes: ClassVar[int | None] = 4 << 20
+    sniff_requires = HEADER_START
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
@@ -121,6 +123,8 @@ class SyslogFamilyParser(LineParser):
     @classmethod
     def sniff_frame(cls, frame: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         """The events of these lines, for `sniff` overrides to judge."""
+        if not cls.could_take(frame):
+            return pl.DataFrame()
         return cls(ctx).parse(frame.filter(pl.col(LINE).str.strip_chars() != "")).events
 
 

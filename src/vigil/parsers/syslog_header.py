@@ -71,6 +71,11 @@ _ATTEMPTS = (
     RFC3339,
     RFC5424,
 )
+# The start every header form above has (a necessary condition, for sniffing).
+HEADER_START = (
+    r"^(?:<\d{1,3}>)?(?:(?:\d{4} )?[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)|^<\d{1,3}>[1-9]\d? "
+)
 _TIME_TEXTS = ("_bsd", "_year", "_iso", "_tz")
 _BSD_TEXT, _YEAR_TEXT, _ISO_TEXT, _TZ_TEXT = _TIME_TEXTS
 _GROUPS = ("head", "pri", "year", "bsd", "iso", "tz", "host", "prog", "pid", "ver", "msgid", "sd")
