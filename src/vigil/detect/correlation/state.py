@@ -24,7 +24,9 @@ from vigil.alerts.model import Alert
 from vigil.detect.correlation import rows as R
 from vigil.detect.correlation.carried import I64, Bools, Carried
 from vigil.detect.correlation.evidence import Window, alerts_for
+from vigil.detect.correlation.frames import from_frame, text_names, to_frame
 from vigil.detect.correlation.intake import RuleColumns
+from vigil.detect.correlation.slots import may_fire, sharing_slots
 from vigil.detect.correlation.spec import CorrelationKind, CorrelationSpec
 from vigil.detect.correlation.texts import TextStore
 from vigil.detect.correlation.windows import (
@@ -42,9 +44,6 @@ _MAX = np.iinfo(np.int64).max
 _MOSTLY_HOT = 0.7
 # Blocks measured whole without the prefilter after a mostly hot one.
 _SKIP_AFTER_HOT = 4
-# Hash slots of keys (the cold-key prefilter, the carried rows a batch touches).
-_SLOTS = 1 << 16
-_SLOT_MASK = np.uint64(_SLOTS - 1)
 _US = timedelta(microseconds=1)
 
 
@@ -93,53 +92,13 @@ class RuleState:
     def carry(self) -> pl.DataFrame:
         """The carried rows as a frame laid out as `rows.schema`, their text included."""
         self._sync()
-        held = self.held
-        value = self.spec.kind is CorrelationKind.VALUE_COUNT
-        view = self._view(value=value)
-        text = view[pl.Series(held.ids)] if held.size else view.clear()
-        cols: dict[str, Any] = {R.H: held.bucket(), R.TS: held.ts, R.W: held.w}
-        cols.update({g: text.get_column(g) for g in R.group_columns(self.spec)})
-        if value:
-            cols[R.V] = text.get_column(R.V)
-        elif self.spec.kind is not CorrelationKind.EVENT_COUNT:
-            cols[R.V] = held.v
-        cols.update({c: text.get_column(c) for c in (R.PATH, R.LINE, R.MSG)})
-        cols.update({R.DONE: held.done, R.PEAK: held.peak, R.PEAK_AT: held.peak_at})
-        return pl.DataFrame(cols).select(pl.col(c).cast(t) for c, t in R.schema(self.spec).items())
+        return to_frame(self.spec, self.columns, self.held, self.texts)
 
     @carry.setter
     def carry(self, frame: pl.DataFrame) -> None:
         """Replace the carried rows by `frame` (laid out as `rows.schema`): the live
         daemon puts markers of decided episodes back this way after a restart."""
-        frame = frame.select(R.schema(self.spec).keys())
-        names = list(zip(R.group_columns(self.spec), self.columns.groups, strict=True))
-        if self.columns.value is not None:
-            names.append((R.V, self.columns.value))
-        part = frame.select(
-            R.TS, R.PATH, R.LINE, R.MSG, *(pl.col(name).alias(col) for name, col in names)
-        )
-        ids = self.texts.append(part)
-        stored = [col for _, col in names]
-        if not self.texts.accept(self.texts.pairs(part, stored)):
-            self.texts.reseed()
-        hashed = part.select(self.texts.hash(pl.col(c)).alias(c) for c in stored)
-        keys = tuple(hashed.get_column(c).to_numpy() for c in self.columns.groups)
-        if self.columns.value is not None:
-            v = hashed.get_column(self.columns.value).to_numpy().view(np.int64)
-        elif self.spec.kind is CorrelationKind.EVENT_COUNT:
-            v = np.zeros(frame.height, dtype=np.int64)
-        else:
-            v = frame.get_column(R.V).to_numpy()
-        self.held = Carried(
-            keys=keys,
-            ts=frame.get_column(R.TS).to_numpy(),
-            w=frame.get_column(R.W).to_numpy(),
-            v=v,
-            ids=ids,
-            done=frame.get_column(R.DONE).to_numpy(),
-            peak=frame.get_column(R.PEAK).to_numpy(),
-            peak_at=frame.get_column(R.PEAK_AT).to_numpy(),
-        )
+        self.held = from_frame(self.spec, self.columns, frame, self.texts)
         self._seed = self.texts.seed
 
     def renumber(self, kept: I64) -> None:
@@ -160,12 +119,8 @@ class RuleState:
             held = self.held
             block, rest = rows, held
             if held.size:
-                # Carried rows whose key may be among the new rows', by hash slot (no sort):
-                # a key taken along by a shared slot is measured again, which changes
-                # nothing (its windows are those it had; none became complete since).
-                slots = np.zeros(_SLOTS, dtype=np.bool_)
-                slots[_slots(rows)] = True
-                touched = slots[_slots(held)]
+                # Carried rows whose key may be among the new rows' (see `slots`).
+                touched = sharing_slots(held, rows)
                 if touched.all():
                     block, rest = Carried.concat([held, rows]), Carried.empty(len(held.keys))
                 elif touched.any():
@@ -207,11 +162,8 @@ class RuleState:
                 held.v = self.texts.hashes(self.columns.value)[held.ids].view(np.int64)
         self._seed = self.texts.seed
 
-    def _view(self, *, value: bool = False) -> pl.DataFrame:
-        names = list(zip(R.group_columns(self.spec), self.columns.groups, strict=True))
-        if value and self.columns.value is not None:
-            names.append((R.V, self.columns.value))
-        return self.texts.view(names)
+    def _view(self) -> pl.DataFrame:
+        return self.texts.view(text_names(self.spec, self.columns, value=False))
 
     def _key_texts(self, ids: I64) -> list[tuple[Any, ...]]:
         """The group-by values of the events stored at `ids`, as tuples of text."""
@@ -265,19 +217,7 @@ class RuleState:
             # looking (the result is the same either way; only the cost differs).
             self._unsplit -= 1
             return block, nothing
-        # Keys by a slot of their hash, counted without sorting: keys sharing a slot only
-        # add up, so a cold slot's keys are truly cold.
-        slot = _slots(block)
-        if self.spec.kind is CorrelationKind.EVENT_COUNT:
-            total = np.bincount(slot, weights=block.w, minlength=_SLOTS)  # exact below 2^53
-        else:
-            # Distinct values (or listed rules) per slot: no fewer than any key's in it.
-            pairs = pl.DataFrame({"s": slot, "v": block.v}).unique().get_column("s")
-            total = np.bincount(pairs.to_numpy(), minlength=_SLOTS)
-        hot = total >= need
-        if block.done.any():
-            hot[slot[block.done]] = True
-        keep = hot[slot]
+        keep = may_fire(block, self.spec.kind, need)
         kept = int(np.count_nonzero(keep))
         if not kept:
             return nothing, block
@@ -419,12 +359,6 @@ class RuleState:
             for g, i, alert in zip(groups, rows, ready, strict=True):
                 self.pending[(*g, int(ts[i]), int(best[eid[i]]))] = alert
         return best, best_at
-
-
-def _slots(rows: Carried) -> I64:
-    """Each row's hash slot: equal keys, equal slots."""
-    slot: I64 = (rows.bucket() & _SLOT_MASK).astype(np.intp)
-    return slot
 
 
 def _skeleton(decided: Bools, opens: Bools, bucket: I64) -> Bools:
