@@ -95,10 +95,9 @@ def held_since(engine: CorrelationEngine) -> datetime | None:
     """The event time of the oldest row any correlation window still holds."""
     oldest: int | None = None
     for state in _states(engine):
-        if state.carry.height:
-            low = state.carry.get_column(R.TS).min()
-            if isinstance(low, int) and (oldest is None or low < oldest):
-                oldest = low
+        low = state.oldest
+        if low is not None and (oldest is None or low < oldest):
+            oldest = low
     return R.to_datetime(oldest) if oldest is not None else None
 
 

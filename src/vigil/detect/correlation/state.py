@@ -89,6 +89,11 @@ class RuleState:
         return self.held.distinct_keys()
 
     @property
+    def oldest(self) -> int | None:
+        """The time of the oldest carried row (microseconds), without building `carry`."""
+        return int(self.held.ts.min()) if self.held.size else None
+
+    @property
     def carry(self) -> pl.DataFrame:
         """The carried rows as a frame laid out as `rows.schema`, their text included."""
         self._sync()
