@@ -3,8 +3,9 @@
 A line's kind is found cheaply: one regex over the column picks the literal the message
 starts with (`Failed `, `Invalid user `, `pam_unix(...): session opened`), and the
 program that wrote it must be one the kind belongs to. Then each kind's own regex runs
-only over its own rows (filter, extract, combine), never over every row. A message whose
-kind regex does not match keeps its syslog fields and becomes a plain event.
+only over its own rows (a slice of the rows sorted by kind; all kinds in one query),
+never over every row. A message whose kind regex does not match keeps its syslog fields
+and becomes a plain event.
 
 Speed: a capturing regex is 2-3x faster when it is one-pass (at every character the
 next step is certain: no `.*?`, no optional part that could also be the next token), so
@@ -211,7 +212,7 @@ class KindTable:
         A kind only takes the rows of its programs; the other rows of a program with a
         catch-all kind (sudo, kernel) go to that kind, and the rest to the `anywhere`
         kinds whose literals they hold. Each kind's rows are one slice of the rows sorted
-        by kind (no copy per kind), read by `MessageKind.extract`."""
+        by kind (no copy per kind); all kinds are read together (`extract_kinds`)."""
         kind = self._assign(frame)
         work = frame.select(ROW, MSG).with_columns(kind.alias(KIND))
         # Kinds in order of first appearance, catch-all kinds after the others, so the
