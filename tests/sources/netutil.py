@@ -21,8 +21,12 @@ class Collector:
         self._cond = threading.Condition()
         self._open = threading.Event()
         self._open.set()
+        # Set once a delivery waits on hold(): the source's queue no longer holds it.
+        self.stalled = threading.Event()
 
     def __call__(self, chunk: RawChunk) -> None:
+        if not self._open.is_set():
+            self.stalled.set()
         self._open.wait()
         with self._cond:
             self.chunks.append(chunk)
