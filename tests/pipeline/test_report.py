@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from vigil.pipeline import report
-from vigil.pipeline.report import EventTally
+from vigil.pipeline.report import EventTally, ranked
 from vigil.schema.batch import conform
 from vigil.schema.fields import F
 
@@ -57,3 +57,12 @@ def test_close_without_batches_leaves_the_counters_empty() -> None:
     tally = EventTally()
     tally.close()
     assert not (tally.sources or tally.actions or tally.outcomes or tally.datasets)
+
+
+def test_ranked_breaks_ties_by_value_whatever_the_insertion_order() -> None:
+    """Equal counts come out by value, so a report does not depend on merge order."""
+    one = Counter({"198.51.100.9": 3, "192.0.2.1": 5, "203.0.113.4": 3, "192.0.2.7": 3})
+    two = Counter(dict(reversed(list(one.items()))))
+    expected = [("192.0.2.1", 5), ("192.0.2.7", 3), ("198.51.100.9", 3), ("203.0.113.4", 3)]
+    assert ranked(one) == ranked(two) == expected
+    assert ranked(two, 2) == expected[:2]

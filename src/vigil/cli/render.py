@@ -7,7 +7,7 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
-from vigil.pipeline.report import TOP_N, AnalysisReport
+from vigil.pipeline.report import TOP_N, AnalysisReport, ranked
 
 
 def render_summary(report: AnalysisReport, console: Console) -> None:
@@ -58,7 +58,7 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
         sources = Table(title=f"Top {TOP_N} sources", title_justify="left")
         sources.add_column("source.ip")
         sources.add_column("events", justify="right")
-        for ip, n in tally.sources.most_common(TOP_N):
+        for ip, n in ranked(tally.sources, TOP_N):
             sources.add_row(ip, f"{n:,}")
         console.print(sources)
     if tally.actions or tally.outcomes:
@@ -67,8 +67,8 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
         kinds.add_column("events", justify="right")
         kinds.add_column("event.outcome")
         kinds.add_column("events", justify="right")
-        actions = tally.actions.most_common(TOP_N)
-        outcomes = tally.outcomes.most_common(TOP_N)
+        actions = ranked(tally.actions, TOP_N)
+        outcomes = ranked(tally.outcomes, TOP_N)
         for i in range(max(len(actions), len(outcomes))):
             a = actions[i] if i < len(actions) else ("", None)
             o = outcomes[i] if i < len(outcomes) else ("", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,6 +134,19 @@ class EventTally:
         self._sources, self._labels, self._partial_rows = [], [], 0
 
 
+def ranked(counter: Counter[str], n: int | None = None) -> list[tuple[str, int]]:
+    """The `n` largest counts (all without `n`), ties by value: the same input gives the
+    same list, whatever order the counts were merged in (`most_common` keeps that order)."""
+    items = counter.items()
+    if n is None:
+        return sorted(items, key=_rank)
+    return heapq.nsmallest(n, items, key=_rank)
+
+
+def _rank(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
 def _counts(counts: pl.DataFrame, column: str) -> dict[str, int]:
     return dict(zip(counts[column].to_list(), counts["n"].to_list(), strict=True))
 
@@ -164,11 +178,11 @@ class AnalysisReport:
             "events": self.events,
             "rejected": self.rejected,
             "top_sources": [
-                {"source.ip": ip, "events": n} for ip, n in self.tally.sources.most_common(TOP_N)
+                {"source.ip": ip, "events": n} for ip, n in ranked(self.tally.sources, TOP_N)
             ],
-            "event_actions": dict(self.tally.actions.most_common()),
-            "event_outcomes": dict(self.tally.outcomes.most_common()),
-            "event_datasets": dict(self.tally.datasets.most_common()),
+            "event_actions": dict(ranked(self.tally.actions)),
+            "event_outcomes": dict(ranked(self.tally.outcomes)),
+            "event_datasets": dict(ranked(self.tally.datasets)),
         }
         doc.update(self.sections)
         return doc
