@@ -43,8 +43,11 @@ def test_table_and_ratios_come_from_the_runs() -> None:
     vigil = Run("vigil sshd", 1_000_000, wall_s=2.0, cpu_s=4.0, peak_rss_mb=300, exit_code=0)
     f2b = Run("fail2ban", 1_000_000, wall_s=40.0, cpu_s=40.0, peak_rss_mb=700, exit_code=0)
     assert "500,000" in table([vigil])
-    lines = verdicts({"sshd": vigil, "fail2ban": f2b}, big=None)
-    assert "target sshd: >= 1,000,000 lines/s wall -> 500,000 (NOT met)" in lines
+    big = Run("vigil sshd 5M", 5_000_000, wall_s=9.0, cpu_s=12.0, peak_rss_mb=350, exit_code=0)
+    lines = verdicts({"sshd": vigil, "fail2ban": f2b}, big=[big])
+    assert "target sshd: >= 1,000,000 lines/s wall -> 500,000 (NOT met; vigil sshd)" in lines
+    rss = "target peak RSS on 5,000,000 sshd lines: < 400 MB -> 350 MB (met; vigil sshd 5M)"
+    assert rss in lines
     assert "vigil/fail2ban-regex (sshd): 20.0x wall, 10.0x per CPU-second (target ~30x)" in lines
 
 
