@@ -46,6 +46,7 @@ from bench.parse import (
     measure,
     table,
     vigil_env,
+    warm,
 )
 from bench.parse import ensure_log as parse_log
 
@@ -83,6 +84,7 @@ def ensure_log(fmt: str, lines: int, seed: int, out_dir: Path) -> Path:
 def vigil_run(fmt: str, path: Path, lines: int, *, rules: bool, force: bool = False) -> Run:
     """`vigil analyze --json` with the pack (`rules`) or with `--no-default-rules`."""
     label = f"vigil {fmt} " + ("+ pack" if rules else "parse only")
+    warm(path)
     with fresh_state() as state:
         cmd = [str(VIGIL), "--state-dir", state, "analyze", "--json"]
         cmd += [*(["--format", fmt] if force else []), *([] if rules else ["--no-default-rules"])]
