@@ -296,17 +296,20 @@ def test_hostile_datagrams_are_all_accounted_for_and_the_source_keeps_serving(
     a valid message still gets through afterwards."""
     source = _start(running, collector, batch_ms=20, loop=loop)
     sent = 0
+
+    def settled() -> bool:
+        detail = source.stats().detail
+        return int(detail["received"]) + int(detail["kernel_drops"]) == sent
+
     with _udp(source) as sock:
         for payload in _hostile(random.Random(5), 100_000):
             sock.send(payload)
             sent += 1
-        eventually(
-            lambda: (
-                int(source.stats().detail["received"]) + int(source.stats().detail["kernel_drops"])
-                == sent
-            ),
-            what="every datagram received or dropped by the kernel",
-        )
+            if sent % 2000 == 0:
+                # Bursts the receiver can take on a busy machine too: what is measured
+                # is the accounting, not how fast one core drains a socket.
+                eventually(settled, what="the burst received or dropped by the kernel")
+        eventually(settled, what="every datagram received or dropped by the kernel")
         eventually(lambda: _counts(source)[0] == _counts(source)[1], what="all accounted")
         sock.send(RFC5424.encode())
         collector.wait_for(lambda c: RFC5424 in c.lines)
