@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.detect.test_correlation_engine import BRUTE, correlation, engine, rows
+from tests.detect.test_correlation_engine import BRUTE, USERS_PER_SOURCE, engine, rows
 from vigil.detect.correlation.carried import Carried
 from vigil.detect.correlation.slots import may_fire, sharing_slots
 from vigil.detect.correlation.spec import CorrelationKind
@@ -90,14 +90,7 @@ def test_carry_shows_the_rows_as_a_frame_and_takes_one_back() -> None:
 
 def test_value_count_carry_holds_the_counted_text() -> None:
     """A value_count rule's carried frame holds each row's counted value as text."""
-    text = correlation(
-        """  type: value_count
-  rules: [ssh_failed]
-  group-by: [source.ip]
-  timespan: 10m
-  condition: {field: user.name, gte: 3}"""
-    )
-    eng = engine(text)
+    eng = engine(USERS_PER_SOURCE)
     eng.process({"ssh_failed": rows([0, 1], **{"user.name": ["root", "admin"]})})
     (state,) = eng._states
     assert state.carry.get_column("_v").to_list() == ["root", "admin"]

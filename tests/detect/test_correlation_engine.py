@@ -41,6 +41,14 @@ BRUTE = correlation(
   timespan: 10m
   condition: {gte: 5}"""
 )
+# Three distinct users from one source within 10 minutes.
+USERS_PER_SOURCE = correlation(
+    """  type: value_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {field: user.name, gte: 3}"""
+)
 
 
 def engine(text: str = BRUTE, **kwargs: Any) -> CorrelationEngine:
@@ -370,14 +378,7 @@ def test_memory_stays_bounded_when_many_keys_expire() -> None:
 
 def test_value_count_counts_distinct_values_across_batches() -> None:
     """Three distinct users from one source across two batches fire; repeats do not count."""
-    text = correlation(
-        """  type: value_count
-  rules: [ssh_failed]
-  group-by: [source.ip]
-  timespan: 10m
-  condition: {field: user.name, gte: 3}"""
-    )
-    eng = engine(text)
+    eng = engine(USERS_PER_SOURCE)
     first = eng.process({"ssh_failed": rows([0, 1, 2, 3], **{"user.name": ["a", "b", "a", "b"]})})
     second = eng.process({"ssh_failed": rows([4, 5], first_line=5, **{"user.name": ["b", "c"]})})
     assert first == []
@@ -387,34 +388,20 @@ def test_value_count_counts_distinct_values_across_batches() -> None:
 
 def test_value_count_with_as_many_events_as_the_threshold_fires() -> None:
     """Three events with three users: the row-count prefilter lets the key through."""
-    text = correlation(
-        """  type: value_count
-  rules: [ssh_failed]
-  group-by: [source.ip]
-  timespan: 10m
-  condition: {field: user.name, gte: 3}"""
-    )
     frame = pl.concat(
         [
             rows([0, 1, 2], **{"user.name": ["a", "b", "c"]}),
             rows([0, 1], OTHER, **{"user.name": ["a", "b"]}),
         ]
     )
-    alerts = run(engine(text), {"ssh_failed": frame})
+    alerts = run(engine(USERS_PER_SOURCE), {"ssh_failed": frame})
     assert [(a.entity, a.count) for a in alerts] == [({"source.ip": ATTACKER}, 3)]
 
 
 def test_value_count_forgets_values_that_left_the_window() -> None:
     """A value seen 11 minutes ago no longer counts."""
-    text = correlation(
-        """  type: value_count
-  rules: [ssh_failed]
-  group-by: [source.ip]
-  timespan: 10m
-  condition: {field: user.name, gte: 3}"""
-    )
     frame = rows([0, 9, 11], **{"user.name": ["a", "b", "c"]})
-    assert run(engine(text), {"ssh_failed": frame}) == []
+    assert run(engine(USERS_PER_SOURCE), {"ssh_failed": frame}) == []
 
 
 TEMPORAL = correlation(

@@ -7,7 +7,15 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from tests.detect.test_correlation_engine import ATTACKER, OTHER, at, correlation, engine, rows, run
+from tests.detect.test_correlation_engine import (
+    ATTACKER,
+    OTHER,
+    USERS_PER_SOURCE,
+    at,
+    engine,
+    rows,
+    run,
+)
 from vigil.alerts.documents import encode_evidence
 from vigil.alerts.model import Evidence, EvidenceText
 from vigil.detect.correlation.evidence import alerts_for
@@ -47,15 +55,8 @@ def test_alerts_of_one_call_each_get_their_own_events() -> None:
 
 def test_value_count_evidence_is_the_first_event_of_each_value() -> None:
     """value_count keeps the first event of each distinct value, as text."""
-    text = correlation(
-        """  type: value_count
-  rules: [ssh_failed]
-  group-by: [source.ip]
-  timespan: 10m
-  condition: {field: user.name, gte: 3}"""
-    )
     frame = rows([0, 1, 2, 3], **{"user.name": ["a", "a", "b", "c"]})
-    (alert,) = run(engine(text), {"ssh_failed": frame})
+    (alert,) = run(engine(USERS_PER_SOURCE), {"ssh_failed": frame})
     assert alert.evidence.text == _expected(frame, [1, 3, 4])  # type: ignore[attr-defined]
 
 
