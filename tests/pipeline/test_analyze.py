@@ -254,18 +254,26 @@ def test_stateful_parser_gets_its_chunks_one_at_a_time_in_order(
     )
 
 
+def _auth_log(tmp_path: Path, template: str, n: int) -> Path:
+    """An auth.log of `n` lines from `template` (fields: s second, i pid, a address byte,
+    p port), each line a different pid and port."""
+    path = tmp_path / "auth.log"
+    lines = [template.format(s=i % 60, i=i, a=i % 250, p=1000 + i) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_next_chunk_is_parsed_while_the_sinks_take_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the sinks handle a chunk's events, the next chunk is already being parsed,
-    for a parser with in-order work too (one preparing thread)."""
-    lines = [
-        f"Nov 22 10:00:{i % 60:02d} host sshd[{i}]: Failed password for root "
-        f"from 203.0.113.{i % 250} port {1000 + i} ssh2"
-        for i in range(400)
-    ]
-    path = tmp_path / "auth.log"
-    path.write_text("\n".join(lines) + "\n")
+    for a parser with in-order work too (its `finish`)."""
+    path = _auth_log(
+        tmp_path,
+        "Nov 22 10:00:{s:02d} host sshd[{i}]: Failed password for root "
+        "from 203.0.113.{a} port {p} ssh2",
+        400,
+    )
     prepare = PARSERS["sshd"].prepare
     second = threading.Event()
     calls: list[int] = []
@@ -295,13 +303,12 @@ def test_next_chunk_is_parsed_while_the_sinks_take_one(
 def test_parser_caps_the_block_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A parser's largest block size wins over a larger reader default; a smaller one
     asked for in the options stays."""
-    lines = [
-        f"Nov 22 10:00:{i % 60:02d} host sshd[{i}]: Connection closed by 203.0.113.{i % 250} "
-        f"port {1000 + i} [preauth]"
-        for i in range(300)
-    ]
-    path = tmp_path / "auth.log"
-    path.write_text("\n".join(lines) + "\n")
+    path = _auth_log(
+        tmp_path,
+        "Nov 22 10:00:{s:02d} host sshd[{i}]: Connection closed by 203.0.113.{a} "
+        "port {p} [preauth]",
+        300,
+    )
 
     def chunks(block_bytes: int) -> int:
         sink = CollectSink()
