@@ -134,17 +134,12 @@ class RuleMeta:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class CompiledRule:
+class _FromRuleFile:
+    """What a compiled and an unsupported rule share: their meta, and pySigma's rule,
+    kept when compiled now, read again from its file for a rule from the cache."""
+
     meta: RuleMeta
-    key: str
-    name: str
-    logsource: Logsource
-    condition: Node
-    # Columns that identify what an alert is about; None = the detector's default.
-    entity: tuple[str, ...] | None = None
-    # pySigma's rule; None for a rule from the cache (read again when asked for).
-    source: SigmaRule | None = field(default=None, repr=False)
+    source: SigmaRule | None
 
     @property
     def rule(self) -> SigmaRule:
@@ -157,6 +152,19 @@ class CompiledRule:
     @property
     def title(self) -> str:
         return self.meta.title
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule(_FromRuleFile):
+    meta: RuleMeta
+    key: str
+    name: str
+    logsource: Logsource
+    condition: Node
+    # Columns that identify what an alert is about; None = the detector's default.
+    entity: tuple[str, ...] | None = None
+    # pySigma's rule; None for a rule from the cache (read again when asked for).
+    source: SigmaRule | None = field(default=None, repr=False)
 
     @property
     def level(self) -> str:
@@ -181,22 +189,10 @@ class CompiledRule:
 
 
 @dataclass(frozen=True, eq=False)
-class Unsupported:
+class Unsupported(_FromRuleFile):
     meta: RuleMeta
     reason: str
     source: SigmaRule | None = field(default=None, repr=False)
-
-    @property
-    def rule(self) -> SigmaRule:
-        """pySigma's rule (read again from its file for a rule from the cache)."""
-        if self.source is None:
-            object.__setattr__(self, "source", reload_rule(self.meta))
-        assert self.source is not None
-        return self.source
-
-    @property
-    def title(self) -> str:
-        return self.meta.title
 
     @property
     def path(self) -> str | None:
