@@ -10,6 +10,7 @@ alert costs, not by all of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
@@ -36,10 +37,9 @@ def encode(alert: Alert) -> EncodedAlert:
     evidence = encode_evidence(alert.evidence)
     first, last = alert.first_seen.isoformat(), alert.last_seen.isoformat()
     if type(alert.count) is int:
-        try:
+        # A value that is not a string raises: then the encoder decides how it looks.
+        with contextlib.suppress(TypeError):
             return _encode_plain(alert, evidence, first, last)
-        except TypeError:
-            pass  # a value that is not a string: the encoder decides how it looks
     doc = alert.to_json(evidence=False)
     head = _ENCODER.encode(doc)
     return EncodedAlert(
