@@ -9,6 +9,7 @@ import polars as pl
 
 from tests.detect.test_correlation_engine import (
     ATTACKER,
+    BRUTE,
     OTHER,
     USERS_PER_SOURCE,
     at,
@@ -71,3 +72,10 @@ def test_alert_times_are_the_window_bounds() -> None:
     """first_seen and last_seen are the first and last event of the firing window."""
     (alert,) = run(engine(), {"ssh_failed": rows([0, 2, 4, 6, 8, 30])})
     assert (alert.first_seen, alert.last_seen) == (at(0), at(0) + timedelta(minutes=8))
+
+
+def test_correlation_alert_carries_the_rules_author() -> None:
+    """A correlation's `author:` is on its alerts, as plain rules' alerts carry theirs."""
+    text = BRUTE.replace("level: high", "level: high\nauthor: vigil", 1)
+    (alert,) = run(engine(text), {"ssh_failed": rows([0, 1, 2, 3, 4])})
+    assert alert.author == "vigil"

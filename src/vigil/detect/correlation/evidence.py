@@ -81,6 +81,7 @@ def alerts_for(spec: CorrelationSpec, win: Window, rows: I64, max_evidence: int)
             last_seen=R.to_datetime(last[k]),
             tags=spec.tags,
             evidence=evidence[k],
+            author=spec.author,
         )
         for k, values in enumerate(groups)
     ]

@@ -96,6 +96,8 @@ class CorrelationSpec:
     bounds: tuple[Bound, ...]
     # Whether the referenced rules also raise their own alerts (Sigma `generate`).
     generate: bool = False
+    # The rule's `author:`, carried to its alerts as plain rules' alerts carry theirs.
+    author: str | None = None
 
     @property
     def deferred(self) -> bool:
@@ -238,6 +240,7 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
         timespan=timedelta(seconds=rule.timespan.seconds),
         bounds=bounds,
         generate=bool(rule.generate),
+        author=str(rule.author) if rule.author else None,
     )
     if not spec.holds(np.arange(0, _most(spec) + 1, dtype=np.int64)[1:]).any():
         raise _Refused(f"condition {_describe(bounds)} can never be true")
