@@ -7,6 +7,10 @@ import pytest
 
 from tests.detect.sigma_util import compiled, hits
 from vigil.detect.sigma.mapping import LOGSOURCES, column, find_logsource, is_ecs_name
+from vigil.parsers.netfilter_messages import NETFILTER_KIND
+from vigil.parsers.pf_messages import PF_KIND
+from vigil.parsers.syslog_family import KINDS
+from vigil.parsers.syslog_fields import SF
 
 # One row per kind of event vigil's parsers produce.
 ROWS = pl.DataFrame(
@@ -23,14 +27,22 @@ ROWS = pl.DataFrame(
             "syslog",  # 8 plain daemon line, facility authpriv
             "jsonl",  # 9
             None,  # 10 no dataset
+            "sshd",  # 11 sshd connection message ("Did not receive identification string")
+            "syslog",  # 12 pf filterlog line inside /var/log/syslog
         ],
         "process.name": [
-            None, None, None, "sshd", "sudo", "CRON", "kernel", "kernel", "pam_tool", None, None
+            None, None, None, "sshd", "sudo", "CRON", "kernel", "kernel", "pam_tool", None, None,
+            "sshd", "filterlog",
         ],
         "event.category": [
-            "web", "web", "network", None, None, None, "network", "network", None, None, None
+            "web", "web", "network", None, None, None, "network", "network", None, None, None,
+            "network", "network",
         ],
-        "log.syslog.facility.code": [None, None, None, 4, 10, 9, 0, 0, 10, None, None],
+        "event.type": [
+            None, None, None, None, None, None, "denied", "allowed", None, None, None,
+            None, "info",
+        ],
+        "log.syslog.facility.code": [None, None, None, 4, 10, 9, 0, 0, 10, None, None, 4, 1],
     },
     schema_overrides={"log.syslog.facility.code": pl.Int32},
 )  # fmt: skip
@@ -49,11 +61,11 @@ def _rows(product: str | None, category: str | None, service: str | None) -> lis
         ((None, "webserver", None), [0, 1]),
         ((None, None, "apache"), [0, 1]),
         ((None, None, "nginx"), [0, 1]),
-        ((None, "firewall", None), [2, 6, 7]),
-        (("linux", None, None), [3, 4, 5, 6, 7, 8]),
-        (("linux", None, "syslog"), [3, 4, 5, 6, 7, 8]),
-        (("linux", None, "sshd"), [3]),
-        (("linux", None, "auth"), [3, 4, 8]),
+        ((None, "firewall", None), [2, 6, 7, 12]),
+        (("linux", None, None), [3, 4, 5, 6, 7, 8, 11, 12]),
+        (("linux", None, "syslog"), [3, 4, 5, 6, 7, 8, 11, 12]),
+        (("linux", None, "sshd"), [3, 11]),
+        (("linux", None, "auth"), [3, 4, 8, 11]),
         (("linux", None, "cron"), [5]),
         (("vigil", None, "jsonl"), [9]),
         (("vigil", None, "firewall"), [2]),
@@ -193,3 +205,10 @@ def test_real_column_wins_over_derived() -> None:
     expr, dtype = column(frame.schema, "vigil.blocked")
     assert frame.select(expr).item() == "true"
     assert dtype == pl.String
+
+
+def test_only_packet_log_kinds_set_event_type_in_the_syslog_family() -> None:
+    """The firewall logsource tells packet logs from sshd's network messages by
+    event.type: only the netfilter and pf kinds may set it."""
+    typed = {name for name, kind in KINDS.kinds.items() if SF.EVENT_TYPE in kind.fields}
+    assert typed == {NETFILTER_KIND.name, PF_KIND.name}

@@ -21,6 +21,7 @@ import polars as pl
 
 from vigil.parsers.sshd import AUTH_PROGRAMS
 from vigil.parsers.sshd_messages import SSHD_PROGRAMS
+from vigil.parsers.syslog_fields import SF
 from vigil.schema.fields import F
 
 # A Batch's columns and dtypes, as polars gives them (`df.schema`).
@@ -30,7 +31,12 @@ Schema = Mapping[str, pl.DataType]
 # netfilter) name the dataset after the parser that read the file, and every line of
 # the file is an event with its program in process.name: an auth.log read by `sshd`
 # holds sudo and CRON events too, a kern.log read by `netfilter` other kernel lines.
-# So a syslog service is told by its program, and a packet log by its category.
+# So a syslog service is told by its program, and a packet log by its kind: category
+# network *and* a packet verdict in event.type. The category alone is not enough:
+# sshd's connection messages ("Did not receive identification string", "Connection
+# closed") are network events too, and must not reach the firewall rules (nor move
+# their event clock). Only the packet-log kinds (netfilter_messages, pf_messages) set
+# event.type in the syslog family; tests/detect/test_sigma_mapping.py checks that.
 SYSLOG_DATASETS: tuple[str, ...] = ("syslog", "sshd", "netfilter")
 # Up to this many values, `one_of` compares instead of looking up.
 _FEW_VALUES = 3
@@ -38,6 +44,8 @@ LINUX_DATASETS: tuple[str, ...] = SYSLOG_DATASETS
 WEB_DATASETS: tuple[str, ...] = ("apache", "nginx")
 FIREWALL_DATASETS: tuple[str, ...] = ("firewall",)
 PACKET_CATEGORIES: tuple[str, ...] = ("network",)
+# The event.type of every kernel or pf packet log line: its verdict, or info.
+PACKET_TYPES: tuple[str, ...] = ("allowed", "denied", "info")
 ALL_DATASETS: tuple[str, ...] = (
     "firewall",
     "sshd",
@@ -183,7 +191,8 @@ class Logsource:
 
     Rows qualify when their event.dataset is one of `datasets`, or when they come from a
     syslog-family dataset and were written by one of `programs`, carry one of the syslog
-    `facilities`, or are of one of the event `categories`.
+    `facilities`, or are of one of the event `categories` (and then, when `types` is
+    given, of one of those event types too).
     """
 
     name: str
@@ -191,6 +200,7 @@ class Logsource:
     programs: tuple[str, ...] = ()
     facilities: tuple[int, ...] = ()
     categories: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict)
     # Every field name is a column as is: for sources whose columns are the data's own
     # keys (JSON lines, CSV headers), where no name can be known to be wrong.
@@ -218,7 +228,11 @@ class Logsource:
                 cond = cond | (via_syslog & facility.is_in(list(self.facilities)))
         if self.categories:
             category, _ = column(schema, F.EVENT_CATEGORY)
-            cond = cond | (via_syslog & one_of(category, self.categories))
+            by_category = via_syslog & one_of(category, self.categories)
+            if self.types:
+                kind, _ = column(schema, SF.EVENT_TYPE)
+                by_category = by_category & one_of(kind, self.types)
+            cond = cond | by_category
         return cond.fill_null(False)
 
     def excludes(self, present: frozenset[str] | None) -> bool:
@@ -262,7 +276,11 @@ def _syslog_service(name: str, *programs: str) -> Logsource:
 _LINUX = Logsource("linux", datasets=LINUX_DATASETS, fields=LINUX_FIELDS)
 _WEB = Logsource("webserver", datasets=WEB_DATASETS, fields=WEB_FIELDS)
 _FIREWALL = Logsource(
-    "firewall", datasets=FIREWALL_DATASETS, categories=PACKET_CATEGORIES, fields=FIREWALL_FIELDS
+    "firewall",
+    datasets=FIREWALL_DATASETS,
+    categories=PACKET_CATEGORIES,
+    types=PACKET_TYPES,
+    fields=FIREWALL_FIELDS,
 )
 
 # (product, category, service) → Logsource. None means the rule leaves that key out.
