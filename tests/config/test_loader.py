@@ -156,3 +156,9 @@ def test_yaml_errors_read_as_the_pure_python_parser_words_them(text: str) -> Non
     with pytest.raises(ConfigError) as got:
         parse_yaml(text, "vigil.yaml")
     assert str(got.value) == f"invalid YAML: {expected.value.problem} (at {where})"
+
+
+def test_a_loaded_config_locates_its_settings(tmp_path: Path) -> None:
+    """Errors found later (against the rules) can name the line of the setting."""
+    cfg = load_config(_write(tmp_path, "rules:\n  disabled:\n    - a\n    - b\n"))
+    assert str(cfg.locate(("rules", "disabled", 1))) == f"{tmp_path / 'vigil.yaml'}:4:7"

@@ -34,7 +34,7 @@ import pytest
 
 from vigil.alerts.model import Alert
 from vigil.clock import FixedClock
-from vigil.config.models import RuleOverride, VigilConfig
+from vigil.config.models import RuleOverride, SettingError, VigilConfig
 from vigil.detect.correlation.engine import CorrelationEngine
 from vigil.detect.factory import detection_stage
 from vigil.detect.rulepack import RulePack, default_rules_dir, load_pack
@@ -250,3 +250,50 @@ def test_firewall_rules_flag_exactly_the_planted_floods_and_scans() -> None:
     assert sweeps == {(s["src"], s["dport"]) for s in truth["horizontal_scan"]}
     attackers = {a["src"] for a in truth["actors"]}
     assert {e["source.ip"] for e in entities(alerts, "firewall_deny_burst")} <= attackers
+
+
+RANGE_RULES = """title: ssh fail base
+name: my_ssh_fail
+logsource: {product: linux, service: sshd}
+detection:
+  sel: {event.action: ssh_login, event.outcome: failure}
+  condition: sel
+---
+title: range count
+name: my_range
+correlation:
+  type: event_count
+  rules: [my_ssh_fail]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 3, lt: 7}
+"""
+
+
+@pytest.mark.parametrize("threshold", [7, 8])
+def test_a_threshold_past_the_upper_bound_is_a_setting_error(
+    tmp_path: Path, threshold: int
+) -> None:
+    """An override that leaves a range condition empty is refused, naming its setting."""
+    rules = tmp_path / "range.yml"
+    rules.write_text(RANGE_RULES)
+    with pytest.raises(
+        SettingError, match=rf"rules\.overrides\.my_range\.threshold: .*gte {threshold} and lt 7"
+    ) as raised:
+        load_pack(
+            [rules],
+            include_default=False,
+            overrides={"my_range": RuleOverride(threshold=threshold)},
+        )
+    assert raised.value.key == ("rules", "overrides", "my_range", "threshold")
+
+
+def test_a_threshold_below_the_upper_bound_is_applied(tmp_path: Path) -> None:
+    """A threshold that keeps the range non-empty replaces only the lower bound."""
+    rules = tmp_path / "range.yml"
+    rules.write_text(RANGE_RULES)
+    pack = load_pack(
+        [rules], include_default=False, overrides={"my_range": RuleOverride(threshold=6)}
+    )
+    (spec,) = pack.correlations
+    assert spec.describe() == "gte 6 and lt 7"

@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from vigil.config.models import VigilConfig
+from vigil.config.models import Marks, VigilConfig, nearest_mark
 from vigil.errors import ConfigError, Location
 
 # Imported by `parse_yaml`: a run without a config file does not load PyYAML (~12 ms).
 if TYPE_CHECKING:
     import yaml
-
-# (key path) → where that key's value stands in the file
-Marks = dict[tuple[str | int, ...], tuple[int, int]]
 
 
 def load_config(path: Path | None) -> VigilConfig:
@@ -32,11 +29,11 @@ def load_config(path: Path | None) -> VigilConfig:
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping of settings", Location(str(path), 1, 1))
     try:
-        return VigilConfig.model_validate(data)
+        return VigilConfig.model_validate(data).located(str(path), marks)
     except ValidationError as e:
         err = e.errors()[0]
         loc = _in_file(marks, tuple(err["loc"]))
-        line, column = _nearest_mark(marks, loc)
+        line, column = nearest_mark(marks, loc)
         where = ".".join(str(p) for p in loc) or "(top level)"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         message = f"{where}: {_message(err)}{more}"
@@ -110,13 +107,6 @@ def _in_file(marks: Marks, loc: tuple[Any, ...]) -> tuple[Any, ...]:
         if not member:
             out = (*out, part)
     return out
-
-
-def _nearest_mark(marks: Marks, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in marks:
-            return marks[loc[:end]]
-    return None, None
 
 
 def _message(err: Any) -> str:

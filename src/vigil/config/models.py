@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from vigil.alerts.gate import DEFAULT_THROTTLE
 from vigil.alerts.model import MAX_EVIDENCE
@@ -14,6 +14,30 @@ from vigil.config.durations import Duration
 from vigil.config.live import LiveSettings, Sources
 from vigil.config.notify import NotifySettings
 from vigil.config.respond import ResponderConfig, RespondSettings
+from vigil.errors import ConfigError, Location
+
+# (key path) → where that key stands in the file (1-based line and column)
+Marks = dict[tuple[str | int, ...], tuple[int, int]]
+Key = tuple[str | int, ...]
+
+
+class SettingError(ConfigError):
+    """A setting that is valid alone but not with the rules loaded (an override of a
+    rule that is not there, a threshold past the rule's upper bound). `key` is its path
+    in vigil.yaml, so that whoever holds the config can point at its line
+    (`VigilConfig.locate`)."""
+
+    def __init__(self, key: Key, message: str) -> None:
+        super().__init__(f"{'.'.join(str(k) for k in key)}: {message}")
+        self.key = key
+
+
+def nearest_mark(marks: Marks, key: Key) -> tuple[int | None, int | None]:
+    """Where `key`, or the nearest setting that holds it, stands in the file."""
+    for end in range(len(key), -1, -1):
+        if key[:end] in marks:
+            return marks[key[:end]]
+    return None, None
 
 
 class Strict(BaseModel):
@@ -83,6 +107,23 @@ class VigilConfig(Strict):
     responders: dict[str, ResponderConfig] = Field(default_factory=dict)
     sources: Sources = Field(default_factory=dict, description="what `vigil run` reads, by name")
     live: LiveSettings = Field(default_factory=LiveSettings)
+    # The file it was read from and where each setting stands in it (set by
+    # load_config), so errors found later, against the rules, can name the line.
+    _origin: str | None = PrivateAttr(default=None)
+    _marks: Marks = PrivateAttr(default_factory=dict)
+
+    def located(self, origin: str, marks: Marks) -> VigilConfig:
+        """This config, knowing the file it came from and where its settings stand."""
+        self._origin = origin
+        self._marks = marks
+        return self
+
+    def locate(self, key: Key) -> Location | None:
+        """Where the setting at `key` stands in the config file (None: no file)."""
+        if self._origin is None:
+            return None
+        line, column = nearest_mark(self._marks, key)
+        return Location(self._origin, line, column)
 
     @field_validator("timezone")
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 from vigil.alerts.gate import AlertGate
 from vigil.alerts.shelf import SpillShelf
 from vigil.clock import Clock
-from vigil.config.models import VigilConfig
+from vigil.config.models import SettingError, VigilConfig
 from vigil.detect.rulepack import RulePack, load_pack
 from vigil.detect.stage import DetectionStage
 from vigil.errors import ConfigError
@@ -26,13 +26,17 @@ def rule_pack_from_config(
     """The configured rules; a rule file that does not load stops the run (exit 78):
     running without a rule the operator asked for would be a silent gap. `cache_dir`:
     keep the compiled pack there between runs (see `pack_cache`)."""
-    pack = load_pack(
-        [*config.rules.paths, *extra],
-        include_default=config.rules.default_pack and default_pack,
-        disabled=config.rules.disabled,
-        overrides=config.rules.overrides,
-        cache_dir=cache_dir,
-    )
+    try:
+        pack = load_pack(
+            [*config.rules.paths, *extra],
+            include_default=config.rules.default_pack and default_pack,
+            disabled=config.rules.disabled,
+            overrides=config.rules.overrides,
+            cache_dir=cache_dir,
+        )
+    except SettingError as e:
+        # A setting the loaded rules contradict: point at its line in vigil.yaml.
+        raise ConfigError(e.message, config.locate(e.key)) from None
     if pack.errors:
         first = pack.errors[0]
         more = (

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from vigil.config.models import RuleOverride
+from vigil.config.models import RuleOverride, SettingError
 from vigil.detect.correlation.spec import (
     Bound,
     CorrelationKind,
@@ -23,7 +23,6 @@ from vigil.detect.correlation.spec import (
 from vigil.detect.pack_cache import BuiltRules, build, cached_build
 from vigil.detect.sigma.compiler import CompiledRule, Unsupported
 from vigil.detect.sigma.rule_files import RuleLoadError
-from vigil.errors import ConfigError
 
 _LOWER = ("gt", "gte")
 
@@ -97,24 +96,35 @@ def _apply_overrides(
     by_name = {s.name: s for s in pack.correlations}
     plain = {r.name for r in pack.compiled}
     for name, override in overrides.items():
-        where = f"rules.overrides.{name}"
+        key = ("rules", "overrides", name)
         if name in plain:
-            raise ConfigError(f"{where}: {name} is not a threshold rule (no correlation)")
+            raise SettingError(key, f"{name} is not a threshold rule (no correlation)")
         spec = by_name.get(name)
         if spec is None:
-            raise ConfigError(f"{where}: no loaded correlation rule is named {name!r}")
+            raise SettingError(key, f"no loaded correlation rule is named {name!r}")
         if override.threshold is not None:
+            at = (*key, "threshold")
             if spec.kind in (CorrelationKind.TEMPORAL, CorrelationKind.TEMPORAL_ORDERED):
-                raise ConfigError(
-                    f"{where}: {name} is a {spec.kind.value} rule; its threshold is the number"
-                    " of its listed rules, not a count to tune"
+                raise SettingError(
+                    at,
+                    f"{name} is a {spec.kind.value} rule; its threshold is the number"
+                    " of its listed rules, not a count to tune",
                 )
             if not any(b.op in _LOWER for b in spec.bounds):
-                raise ConfigError(f"{where}: {name} has no lower bound (gt/gte) to set")
+                raise SettingError(at, f"{name} has no lower bound (gt/gte) to set")
             bounds = tuple(
                 Bound(b.op, float(override.threshold)) if b.op in _LOWER else b for b in spec.bounds
             )
-            spec = replace(spec, bounds=bounds)
+            tuned = replace(spec, bounds=bounds)
+            # A threshold at or past the rule's upper bound leaves a rule that can never
+            # fire: an error, not a rule listed as ok that stays silent.
+            if not tuned.possible:
+                raise SettingError(
+                    at,
+                    f"threshold {override.threshold} makes {name}'s condition"
+                    f" {tuned.describe()} impossible (it is {spec.describe()} in its rule)",
+                )
+            spec = tuned
         if override.timespan is not None:
             spec = replace(spec, timespan=override.timespan)
         by_name[name] = spec

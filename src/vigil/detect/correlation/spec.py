@@ -115,6 +115,15 @@ class CorrelationSpec:
                 need = max(need, math.ceil(b.value))
         return need
 
+    @property
+    def possible(self) -> bool:
+        """Whether some count (a window holds at least one event) satisfies the condition."""
+        return bool(self.holds(np.arange(1, _most(self) + 1, dtype=np.int64)).any())
+
+    def describe(self) -> str:
+        """The condition as vigil.yaml and `rules list` spell it (`gte 3 and lt 7`)."""
+        return _describe(self.bounds)
+
     def holds(self, measure: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         ok = np.ones(measure.shape, dtype=np.bool_)
         for b in self.bounds:
@@ -242,8 +251,8 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
         generate=bool(rule.generate),
         author=str(rule.author) if rule.author else None,
     )
-    if not spec.holds(np.arange(0, _most(spec) + 1, dtype=np.int64)[1:]).any():
-        raise _Refused(f"condition {_describe(bounds)} can never be true")
+    if not spec.possible:
+        raise _Refused(f"condition {spec.describe()} can never be true")
     return spec
 
 
