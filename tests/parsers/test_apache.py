@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from vigil.parsers.apache import MALFORMED_REQUEST, NOT_ACCESS_LOG, ApacheParser
 from vigil.parsers.base import LINE, ParseContext
-from vigil.pipeline.analyze import AnalyzeOptions, analyze, parse_lines, sniff
+from vigil.pipeline.analyze import AnalyzeOptions, analyze, sniff
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 
 COMBINED = (

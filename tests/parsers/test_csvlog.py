@@ -14,7 +14,8 @@ from vigil.errors import UsageError
 from vigil.parsers.base import LINE, REASON, ParseContext, ParseResult
 from vigil.parsers.csv_layout import MAX_COLUMNS
 from vigil.parsers.csvlog import UNBALANCED, CsvParser
-from vigil.pipeline.analyze import AnalyzeOptions, analyze, parse_lines, sniff
+from vigil.pipeline.analyze import AnalyzeOptions, analyze, sniff
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 
 WHEN = datetime(2026, 11, 22, 10, 0, 1, tzinfo=UTC)

@@ -17,7 +17,8 @@ from tests.samples import SAMPLES, load_sample
 from vigil.parsers.base import LINE, REASON, ParseContext
 from vigil.parsers.jsonl import JsonlParser
 from vigil.parsers.jsonl_decode import MAX_KEYS, NOT_OBJECT, TOO_DEEP, TOO_MANY_KEYS
-from vigil.pipeline.analyze import AnalyzeOptions, analyze, parse_lines, sniff
+from vigil.pipeline.analyze import AnalyzeOptions, analyze, sniff
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 
 T1 = "2026-11-22T10:00:01Z"

@@ -11,7 +11,8 @@ from tests.samples import SAMPLES, load_sample
 from vigil.parsers.base import LINE, ParseContext
 from vigil.parsers.netfilter import NO_DATE, NetfilterParser
 from vigil.parsers.syslog import SyslogParser
-from vigil.pipeline.analyze import parse_lines, sniff
+from vigil.pipeline.analyze import sniff
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from tests.samples import SAMPLES, load_sample, normalise, sample_files
 from vigil.parsers.base import LINE, REASON, ParseContext
 from vigil.parsers.registry import PARSERS
-from vigil.pipeline.analyze import parse_lines
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 
 ALL_SAMPLES = sample_files()

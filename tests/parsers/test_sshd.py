@@ -16,7 +16,8 @@ from vigil.parsers.base import LINE, ParseContext
 from vigil.parsers.sshd import SshdParser
 from vigil.parsers.syslog import SyslogParser
 from vigil.parsers.syslog_fields import SF
-from vigil.pipeline.analyze import AnalyzeOptions, analyze, parse_lines, sniff
+from vigil.pipeline.analyze import AnalyzeOptions, analyze, sniff
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.batch import conform
 from vigil.schema.fields import F
 

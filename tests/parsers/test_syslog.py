@@ -14,7 +14,7 @@ from vigil.parsers.sshd import SshdParser
 from vigil.parsers.syslog import SyslogParser
 from vigil.parsers.syslog_family import KINDS
 from vigil.parsers.syslog_header import MAX_SD_FIELDS
-from vigil.pipeline.analyze import parse_lines
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

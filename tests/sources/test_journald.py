@@ -17,7 +17,7 @@ from tests.sources.netutil import Collector
 from vigil.errors import SourceError
 from vigil.parsers.base import ParseContext
 from vigil.parsers.syslog import SyslogParser
-from vigil.pipeline.analyze import parse_lines
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 from vigil.sources.journald import JournaldSource, default_cursor_path
 from vigil.sources.journald_entries import NO_MESSAGE, NOT_AN_ENTRY, entries_to_lines

@@ -25,7 +25,7 @@ from tests.sources.netutil import Collector, eventually
 from vigil.errors import SourceError
 from vigil.parsers.base import ParseContext
 from vigil.parsers.syslog import SyslogParser
-from vigil.pipeline.analyze import parse_lines
+from vigil.pipeline.chunks import parse_lines
 from vigil.schema.fields import F
 from vigil.sources.net_settings import SyslogSettings
 from vigil.sources.syslog_net import STOP_TIMEOUT, SyslogSource

@@ -1,5 +1,5 @@
 """Lines of live sources to Batches, through the parse path of `vigil analyze`
-(`pipeline.analyze.parse_chunk`): the same parsers, the same rejects.
+(`pipeline.chunks.parse_chunk`): the same parsers, the same rejects.
 
 A parser is kept per (source, origin) so parsers that carry state from chunk to chunk
 (the syslog year) see one input's lines in order. Without a configured format, an
@@ -19,7 +19,8 @@ import polars as pl
 from vigil.clock import Clock
 from vigil.parsers.base import LineParser, ParseContext
 from vigil.parsers.registry import get_parser
-from vigil.pipeline.analyze import SNIFF_LINES, ParsedChunk, parse_chunk, sniff
+from vigil.pipeline.analyze import SNIFF_LINES, sniff
+from vigil.pipeline.chunks import ParsedChunk, parse_chunk
 from vigil.schema.fields import F
 from vigil.sources.files import Chunk
 from vigil.sources.live import Position, RawChunk

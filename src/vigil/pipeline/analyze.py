@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import polars as pl
 
 from vigil.clock import Clock, SystemClock
 from vigil.errors import SourceError
-from vigil.parsers.base import LINE, REASON, LineParser, ParseContext, ParseResult, empty_rejects
+from vigil.parsers.base import LINE, REASON, LineParser, ParseContext
 from vigil.parsers.registry import PARSERS, get_parser
+from vigil.pipeline.chunks import ParsedChunk, finish_chunk, in_order, parse_lines, prepare_chunk
+from vigil.pipeline.merge import TimeMerge
 from vigil.pipeline.report import AnalysisReport, FileReport
 from vigil.pipeline.sinks import BatchSink, RejectWriter
-from vigil.schema.batch import conform
 from vigil.schema.fields import F
-from vigil.sources.files import DEFAULT_BLOCK_BYTES, Chunk, LineReader, file_mtime
+from vigil.sources.files import DEFAULT_BLOCK_BYTES, STDIN, LineReader, file_mtime
 
 SNIFF_LINES = 64
-UNKNOWN_FORMAT = "format not recognised (no parser accepts the file's first lines; try --format)"
-NO_TIMESTAMP = "missing or invalid timestamp"
-OVERLONG = "line too long"
 # Chunks parsed at once by parsers whose chunks are independent (one per core here).
 PARSE_WORKERS = 2
 
@@ -60,40 +58,209 @@ def analyze(
     binary, unreadable, or a fault inside a parser) are recorded in the report and passed
     to `on_error`; the other inputs go on.
 
-    Inputs are read oldest first by modification time (stdin last), so rotated files come
-    before the live one (`auth.log.2.gz`, `auth.log.1`, `auth.log`) and windows carry over
-    the rotation in event-time order."""
+    The sinks get the events of all inputs in event-time order (see `merge`): each
+    input's format and first event time are read first, then the input whose newest
+    event is oldest is read next, and an input is opened once the others reach its first
+    event. Inputs that do not overlap in time are read one after the other, ties by
+    modification time, oldest first (`auth.log.2.gz`, `auth.log.1`, `auth.log`)."""
     report = AnalysisReport()
     forced = get_parser(options.format) if options.format else None
     all_sinks: list[BatchSink] = [report.tally, *sinks]
+    merge = TimeMerge(all_sinks)
+    waiting: list[_Input] = []
     for origin in oldest_first(inputs):
         file_report = FileReport(path=origin)
         report.files.append(file_report)
         try:
-            _analyze_file(
-                origin,
-                forced=forced,
-                options=options,
-                fr=file_report,
-                sinks=all_sinks,
-                rejects=rejects,
-                progress=progress,
-            )
-        except SourceError as e:
-            file_report.error = str(e)
-            if on_error is not None:
-                on_error(str(e))
+            waiting.append(_survey(origin, forced, options, file_report, timed=len(inputs) > 1))
         except Exception as e:  # one input's fault must not stop the others
-            message = (
-                f"{origin}: internal error in the {file_report.format or 'format detection'} "
-                f"stage after line {file_report.lines}: {type(e).__name__}: {e}"
-            )
-            file_report.error = message
-            if on_error is not None:
-                on_error(message)
+            _failed(file_report, e, on_error)
+    # Stable: inputs with no known first time first, ties in modification-time order.
+    waiting.sort(key=lambda i: (i.first is not None, i.first or _EPOCH))
+    reading: list[_Input] = []
+    try:
+        while waiting or reading:
+            current = min(reading, key=_Input.position) if reading else None
+            if waiting and (current is None or waiting[0].position() <= current.position()):
+                item = waiting.pop(0)
+                # Two inputs open at a time get parsing threads (a rotated file and the
+                # next one meet at their edges); more opened beside them (many logs of
+                # the same hours) parse on this thread, so memory grows by one chunk
+                # per further input, not by a pipeline of chunks.
+                workers = options.parse_workers if len(reading) < _THREADED_INPUTS else 0
+                if _guarded(item, on_error, partial(item.open, workers)):
+                    reading.append(item)
+            elif current is not None:
+                if not _guarded(current, on_error, partial(current.step, rejects, merge)):
+                    current.close()
+                    reading.remove(current)
+                elif progress is not None and current.reader is not None:
+                    progress(current.origin, current.reader.bytes_read)
+            merge.release(_reached(reading, waiting))
+    finally:
+        for item in reading:
+            item.close()
+    merge.release(None)
     for sink in all_sinks:
         sink.close()
     return report
+
+
+# Inputs read at the same time with their own parsing threads.
+_THREADED_INPUTS = 2
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _reached(reading: list[_Input], waiting: list[_Input]) -> datetime | None:
+    """The time up to which every event has been read: the oldest position of an open
+    input or the next input's first event (None: every input has been read)."""
+    positions = [i.position() for i in reading] + [i.position() for i in waiting[:1]]
+    return min(positions) if positions else None
+
+
+@dataclass
+class _Input:
+    """One input of a run: surveyed (format, first event time), then read chunk by chunk."""
+
+    origin: str
+    report: FileReport
+    parser: LineParser | None
+    reader: LineReader | None  # stdin stays open from the survey on: it cannot be reopened
+    block_bytes: int
+    # Earliest event time among its first lines (None: unknown, read first).
+    first: datetime | None = None
+    # Newest event time read so far.
+    front: datetime | None = None
+    chunks: Generator[ParsedChunk, None, None] | None = None
+
+    def position(self) -> datetime:
+        """How far this input has got in event time (its first event before it is read)."""
+        mark = self.front if self.front is not None else self.first
+        return mark if mark is not None else _EPOCH
+
+    def open(self, workers: int) -> None:
+        if self.reader is None:
+            self.reader = LineReader(self.origin, block_bytes=self.block_bytes)
+            self.reader.open()
+        parser = self.parser
+        # Parsing runs on worker threads beside the reading and the sinks (which take
+        # the chunks in order on this thread): chunks are prepared several at once, and
+        # finished in order on one more thread (the syslog year carries over from chunk
+        # to chunk; see LineParser.prepare). Two preparing threads for every format: on
+        # 1M sshd lines in process, 1.46 -> 1.19 s wall for the same CPU (one preparing
+        # thread was the critical path); the syslog family's smaller blocks pay for
+        # the second chunk mid-parse (see SyslogFamilyParser.max_block_bytes).
+        self.chunks = in_order(
+            self.reader.chunks(),
+            lambda c: prepare_chunk(c, parser),
+            lambda p: finish_chunk(p, parser),
+            workers,
+        )
+
+    def step(self, rejects: RejectWriter | None, merge: TimeMerge) -> bool:
+        """Read and count one more chunk, its events to `merge`; False at the end."""
+        assert self.chunks is not None, "_Input.step() before open()"
+        parsed = next(self.chunks, None)
+        if parsed is None:
+            return False
+        events = _record_chunk(self.origin, parsed, self.report, rejects)
+        if events is not None:
+            newest = events.get_column(F.TIMESTAMP).max()
+            if isinstance(newest, datetime) and (self.front is None or newest > self.front):
+                self.front = newest
+            merge.add(events)
+        return True
+
+    def close(self) -> None:
+        if self.chunks is not None:
+            self.chunks.close()  # stops its parsing threads
+            self.chunks = None
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+
+def _survey(
+    origin: str,
+    forced: type[LineParser] | None,
+    options: AnalyzeOptions,
+    fr: FileReport,
+    *,
+    timed: bool,
+) -> _Input:
+    """An input's format and parser, and (`timed`) the time of its first events."""
+    ctx = ParseContext(
+        origin=origin,
+        mtime=file_mtime(origin),
+        year=options.year,
+        tz=options.tz,
+        now=options.clock.now(),
+    )
+    reader = LineReader(origin, block_bytes=options.block_bytes)
+    reader.open()
+    try:
+        fr.compression = reader.compression
+        head = reader.head_lines(SNIFF_LINES)
+        parser_cls = forced or sniff(head, ctx)
+        fr.format = parser_cls.name if parser_cls else None
+        parser = None
+        block_bytes = options.block_bytes
+        first = None
+        if parser_cls is not None:
+            merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
+            parser_ctx = replace(ctx, options=merged)
+            parser = parser_cls(parser_ctx)
+            if parser_cls.max_block_bytes is not None:
+                block_bytes = min(block_bytes, parser_cls.max_block_bytes)
+            if timed:
+                # A parser of its own: the file's parser carries state from chunk to chunk.
+                first = _first_time(parser_cls(parser_ctx), head)
+    except BaseException:
+        reader.close()
+        raise
+    if origin != STDIN:
+        reader.close()
+        return _Input(origin, fr, parser, None, block_bytes, first)
+    reader.block_bytes = block_bytes
+    return _Input(origin, fr, parser, reader, block_bytes, first)
+
+
+def _first_time(parser: LineParser, head: list[str]) -> datetime | None:
+    """The earliest event time of these first lines, None when they give none."""
+    lines = [ln for ln in head if ln.strip()]
+    if not lines:
+        return None
+    frame = pl.DataFrame(
+        {LINE: lines, F.LOG_FILE_LINE: pl.int_range(1, len(lines) + 1, dtype=pl.UInt64, eager=True)}
+    )
+    try:
+        first = parse_lines(parser, frame).events.get_column(F.TIMESTAMP).min()
+    except Exception:  # the input's own parse reports any fault, with its line
+        return None
+    return first if isinstance(first, datetime) else None
+
+
+def _guarded(item: _Input, on_error: Callable[[str], None] | None, work: Callable[[], Any]) -> bool:
+    """`work()`'s truth; a failure is recorded for the input (False)."""
+    try:
+        return work() is not False
+    except Exception as e:  # one input's fault must not stop the others
+        _failed(item.report, e, on_error)
+        item.close()
+        return False
+
+
+def _failed(fr: FileReport, e: Exception, on_error: Callable[[str], None] | None) -> None:
+    if isinstance(e, SourceError):
+        message = str(e)
+    else:
+        message = (
+            f"{fr.path}: internal error in the {fr.format or 'format detection'} "
+            f"stage after line {fr.lines}: {type(e).__name__}: {e}"
+        )
+    fr.error = message
+    if on_error is not None:
+        on_error(message)
 
 
 def oldest_first(inputs: Sequence[str]) -> list[str]:
@@ -105,55 +272,6 @@ def oldest_first(inputs: Sequence[str]) -> list[str]:
         return (mtime.timestamp() if mtime else float("inf"), item[0])
 
     return [origin for _, origin in sorted(enumerate(inputs), key=key)]
-
-
-def _analyze_file(
-    origin: str,
-    *,
-    forced: type[LineParser] | None,
-    options: AnalyzeOptions,
-    fr: FileReport,
-    sinks: Sequence[BatchSink],
-    rejects: RejectWriter | None,
-    progress: Progress | None,
-) -> None:
-    ctx = ParseContext(
-        origin=origin,
-        mtime=file_mtime(origin),
-        year=options.year,
-        tz=options.tz,
-        now=options.clock.now(),
-    )
-    with LineReader(origin, block_bytes=options.block_bytes) as reader:
-        fr.compression = reader.compression
-        parser_cls = forced or sniff(reader.head_lines(SNIFF_LINES), ctx)
-        fr.format = parser_cls.name if parser_cls else None
-        parser = None
-        if parser_cls is not None:
-            merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
-            parser = parser_cls(replace(ctx, options=merged))
-            if parser_cls.max_block_bytes is not None:
-                reader.block_bytes = min(reader.block_bytes, parser_cls.max_block_bytes)
-        # Parsing runs on worker threads beside the reading and the sinks (which take
-        # the chunks in order on this thread): chunks are prepared several at once, and
-        # finished in order on one more thread (the syslog year carries over from chunk
-        # to chunk; see LineParser.prepare). Two preparing threads for every format: on
-        # 1M sshd lines in process, 1.46 -> 1.19 s wall for the same CPU (one preparing
-        # thread was the critical path); the syslog family's smaller blocks pay for
-        # the second chunk mid-parse (see SyslogFamilyParser.max_block_bytes).
-        workers = options.parse_workers
-        for parsed in _in_order(
-            reader.chunks(),
-            lambda c: prepare_chunk(c, parser),
-            lambda p: finish_chunk(p, parser),
-            workers,
-        ):
-            _record_chunk(origin, parsed, fr, sinks, rejects)
-            # Let this chunk go before the next one is read and parsed (the loop
-            # variable would otherwise hold it until then: one chunk more in memory).
-            del parsed
-            if progress is not None:
-                progress(origin, reader.bytes_read)
 
 
 def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
@@ -176,91 +294,13 @@ def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
     return PARSERS[best[2]] if best else None
 
 
-@dataclass
-class ParsedChunk:
-    """What parsing one chunk gave, before it is counted and passed on."""
-
-    # The rejected lines' text (`line`, `log.file.line`): all a reject report needs of
-    # the chunk's text, so a parsed chunk waiting for the sinks does not hold the rest.
-    full: pl.DataFrame
-    rejects: pl.DataFrame
-    events: pl.DataFrame | None
-    skipped: int
-    lines: int = 0  # lines in the chunk
-    replaced: int = 0  # undecodable bytes replaced in the chunk
-
-
-@dataclass
-class PreparedChunk:
-    """A chunk parsed as far as it can be without the chunks before it."""
-
-    origin: str
-    full: pl.DataFrame
-    rejected: list[pl.DataFrame]
-    skipped: int
-    prepared: Any  # what the parser's prepare gave; None without a parser
-    whole: bool = False  # `prepared` is the parser's whole ParseResult
-    replaced: int = 0
-
-
-def parse_chunk(chunk: Chunk, parser: LineParser | None) -> ParsedChunk:
-    """Parse one chunk with the parser's `parse` (chunks of a file in order, on any one
-    thread)."""
-    return finish_chunk(prepare_chunk(chunk, parser, whole=True), parser)
-
-
-def prepare_chunk(chunk: Chunk, parser: LineParser | None, *, whole: bool = False) -> PreparedChunk:
-    """What parsing a chunk needs no earlier chunk for; touches nothing shared, so chunks
-    can be prepared at the same time on worker threads (`whole`: all of the parsing,
-    for chunks given in order)."""
-    frame = full = chunk.frame()
-    rejected: list[pl.DataFrame] = []
-    if chunk.overlong:
-        too_long = pl.col(F.LOG_FILE_LINE).is_in(list(chunk.overlong))
-        rejected.append(
-            frame.filter(too_long).select(F.LOG_FILE_LINE, pl.lit(OVERLONG).alias(REASON))
-        )
-        frame = frame.filter(~too_long)
-    # Blank: no character but white space (cheaper to ask than `^\s*$`).
-    blank = ~frame.get_column(LINE).str.contains(r"\S")
-    skipped = int(blank.sum())
-    if skipped:
-        frame = frame.filter(~blank)
-    prepared = None
-    if parser is None:
-        rejected.append(frame.select(F.LOG_FILE_LINE, pl.lit(UNKNOWN_FORMAT).alias(REASON)))
-    else:
-        prepared = parser.parse(frame) if whole else parser.prepare(frame)
-    return PreparedChunk(chunk.origin, full, rejected, skipped, prepared, whole, chunk.replaced)
-
-
-def finish_chunk(chunk: PreparedChunk, parser: LineParser | None) -> ParsedChunk:
-    """The rest of parsing a prepared chunk; chunks of a file must come in order."""
-    rejected, skipped, events = chunk.rejected, chunk.skipped, None
-    if parser is not None:
-        result = _timestamped(chunk.prepared if chunk.whole else parser.finish(chunk.prepared))
-        skipped += result.skipped
-        rejected.append(result.rejects)
-        events = result.events
-    if events is not None and events.height:
-        events = conform(events.with_columns(pl.lit(chunk.origin).alias(F.LOG_FILE_PATH)))
-    all_rejects = pl.concat([empty_rejects(), *rejected])
-    text = chunk.full.clear()
-    if all_rejects.height:
-        text = chunk.full.join(all_rejects.select(F.LOG_FILE_LINE), on=F.LOG_FILE_LINE, how="semi")
-    return ParsedChunk(
-        text, all_rejects, events, skipped, lines=chunk.full.height, replaced=chunk.replaced
-    )
-
-
 def _record_chunk(
     origin: str,
     parsed: ParsedChunk,
     fr: FileReport,
-    sinks: Sequence[BatchSink],
     rejects: RejectWriter | None,
-) -> None:
-    """Count a parsed chunk and pass its events to the sinks (chunks arrive in order)."""
+) -> pl.DataFrame | None:
+    """Count a parsed chunk (chunks of an input arrive in order); its events, if any."""
     fr.lines += parsed.lines
     fr.replaced_bytes += parsed.replaced
     fr.skipped += parsed.skipped
@@ -275,81 +315,8 @@ def _record_chunk(
             rejects.write(origin, all_rejects, parsed.full)
     batch = parsed.events
     if batch is None or batch.height == 0:
-        return
+        return None
     fr.parsed += batch.height
     fr.events += int(batch.get_column(F.EVENT_COUNT).sum())
     fr.add_span(batch)
-    for sink in sinks:
-        sink.consume(batch)
-
-
-def _in_order(
-    chunks: Iterator[Chunk],
-    prepare: Callable[[Chunk], PreparedChunk],
-    finish: Callable[[PreparedChunk], ParsedChunk],
-    workers: int,
-) -> Iterator[ParsedChunk]:
-    """`prepare` over the chunks on `workers` threads (polars releases the GIL), then
-    `finish` on one more thread in input order; results in input order. While the
-    consumer handles one chunk, the next `workers` are being worked on, so memory is
-    bounded by `workers + 1` chunks (the raw chunk is let go once it is finished). No
-    worker: all inline."""
-    if workers == 0:
-        for chunk in chunks:
-            yield finish(prepare(chunk))
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vigil-parse")
-    # One thread, so finishing goes in submission order.
-    ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-finish")
-    pending: deque[Future[ParsedChunk]] = deque()
-    failure: Exception | None = None
-    try:
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                break
-            except Exception as e:
-                # A read failure (a truncated gzip): the chunks read before it still
-                # count, as they do inline.
-                failure = e
-                break
-            prepared = pool.submit(prepare, chunk)
-            del chunk
-            pending.append(ordered.submit(_finish_after, finish, prepared))
-            del prepared
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        ordered.shutdown(wait=True, cancel_futures=True)
-    if failure is not None:
-        raise failure
-
-
-def _finish_after(
-    finish: Callable[[PreparedChunk], ParsedChunk], prepared: Future[PreparedChunk]
-) -> ParsedChunk:
-    return finish(prepared.result())
-
-
-def parse_lines(parser: LineParser, frame: pl.DataFrame) -> ParseResult:
-    """Run a parser over non-blank lines and enforce what every event must have: an
-    event without a valid timestamp becomes a reject."""
-    return _timestamped(parser.parse(frame))
-
-
-def _timestamped(result: ParseResult) -> ParseResult:
-    """An event without a valid timestamp becomes a reject."""
-    rejects = [empty_rejects(), result.rejects.cast({F.LOG_FILE_LINE: pl.UInt64})]
-    events = result.events
-    # Filtering copies every column: only when some event has no timestamp.
-    if events.get_column(F.TIMESTAMP).has_nulls():
-        no_ts = pl.col(F.TIMESTAMP).is_null()
-        rejects.append(
-            events.filter(no_ts).select(F.LOG_FILE_LINE, pl.lit(NO_TIMESTAMP).alias(REASON))
-        )
-        events = events.filter(~no_ts)
-    return ParseResult(events, pl.concat(rejects), result.skipped)
+    return batch

@@ -13,7 +13,7 @@ from bench.loggen.firewall import FirewallMix, FirewallSpec, generate_firewall
 
 from vigil.parsers.base import ParseContext
 from vigil.parsers.firewall import FirewallParser
-from vigil.pipeline.analyze import parse_lines
+from vigil.pipeline.chunks import parse_lines
 
 Row = tuple[int, str, str, str, str, str, str]
 
