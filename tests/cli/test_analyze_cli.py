@@ -151,3 +151,24 @@ def test_suppressions_listed_with_state(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert [(d["rule"], d["active"]) for d in doc] == [("ssh_*", True), ("port_scan", False)]
     assert doc[0]["match"] == {"source.ip": "192.0.2.0/24"}
+
+
+def test_late_events_are_a_warning(tmp_path: Path) -> None:
+    """Events too old for their rules' windows when they come are named on stderr, per
+    rule, not only counted in --json."""
+    path = tmp_path / "fw.log"
+    # Two reader blocks of in-order lines, then one line from an hour before them all.
+    lines = [
+        f"2026-11-22 11:{i // 6000 % 60:02d}:{i // 100 % 60:02d} | 203.0.113.7 | "
+        f"198.51.100.10 | TCP | DENY | {40000 + i % 20000} | 22\n"
+        for i in range(150_000)
+    ]
+    lines.append("2026-11-22 10:00:00 | 192.0.2.1 | 198.51.100.10 | TCP | DENY | 40000 | 22\n")
+    path.write_text("".join(lines))
+    result = runner.invoke(app, ["analyze", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    late = json.loads(result.stdout)["detection"]["late_events"]
+    assert late and all(n == 1 for n in late.values())
+    warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == len(late)
+    assert all("were not counted" in w for w in warnings)

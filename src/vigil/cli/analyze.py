@@ -100,13 +100,23 @@ def run_analyze(
     db.close()
     for message in errors:
         print_error(f"error: {message}")
-    for message in delivery_warnings(delivery):
+    for message in [*delivery_warnings(delivery), *_late_warnings(report)]:
         print_error(f"warning: {message}")
     _emit(report, as_json)
     if report.events == 0:
         raise InputDataError("no line of the input could be parsed")
     if actions:
         raise_if_failed(actions)
+
+
+def _late_warnings(report: AnalysisReport) -> list[str]:
+    """What was not counted because it came too late for its rule's window, per rule."""
+    late: dict[str, int] = report.sections.get("detection", {}).get("late_events", {})
+    return [
+        f"{n} events were older than rule {rule}'s event time by more than its timespan and "
+        "were not counted (lines far out of time order?)"
+        for rule, n in sorted(late.items())
+    ]
 
 
 def _emit(report: AnalysisReport, as_json: bool) -> None:
