@@ -47,3 +47,11 @@ def test_a_config_without_a_file_gives_the_error_unlocated() -> None:
     with pytest.raises(ConfigError, match="nosuch") as raised:
         rule_pack_from_config(config)
     assert raised.value.location is None
+
+
+def test_an_unknown_disabled_entry_names_its_line(tmp_path: Path) -> None:
+    """A rules.disabled entry that names no loaded rule is a config error at its line."""
+    config = _config(tmp_path, "  disabled:\n    - my_range\n    - my_rnage\n")
+    with pytest.raises(ConfigError, match=r"rules\.disabled\.1: .*'my_rnage'") as raised:
+        rule_pack_from_config(config)
+    assert str(raised.value.location) == f"{tmp_path / 'vigil.yaml'}:6:7"

@@ -297,3 +297,18 @@ def test_a_threshold_below_the_upper_bound_is_applied(tmp_path: Path) -> None:
     )
     (spec,) = pack.correlations
     assert spec.describe() == "gte 6 and lt 7"
+
+
+def test_a_correlation_is_disabled_by_its_id() -> None:
+    """rules.disabled takes a correlation's id as it takes a plain rule's."""
+    (brute,) = [s for s in PACK.correlations if s.name == "ssh_bruteforce"]
+    pack = load_pack([], disabled=[brute.rule_id])
+    assert pack.disabled == ["ssh_bruteforce"]
+    assert "ssh_bruteforce" not in pack.names
+
+
+def test_an_unknown_disabled_entry_is_a_setting_error() -> None:
+    """A typo in rules.disabled is refused, naming its place in the list."""
+    with pytest.raises(SettingError, match=r"rules\.disabled\.1: .*'ssh_brutefroce'") as raised:
+        load_pack([], disabled=["ssh_bruteforce", "ssh_brutefroce"])
+    assert raised.value.key == ("rules", "disabled", 1)

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import vigil
 from vigil.detect.correlation.spec import CorrelationSpec, UnsupportedCorrelation
@@ -31,7 +32,7 @@ from vigil.detect.sigma.compiler import CompiledRule, Unsupported
 from vigil.detect.sigma.rule_files import RuleLoadError, rule_files
 
 # Bumped when what a cache file holds changes shape.
-FORMAT = 1
+FORMAT = 2
 # Cache files kept (one per set of rule roots, e.g. with and without --rules).
 KEEP = 8
 _PREFIX = "rules-"
@@ -41,10 +42,10 @@ _PREFIX = "rules-"
 class BuiltRules:
     """Every rule of some roots, compiled; what `load_pack` picks from (see there)."""
 
-    # (name, str(id), compiled or the reason it is not) per detection rule, in load order
-    rules: list[tuple[str, str, CompiledRule | Unsupported]]
-    # (name, spec or the reason it is refused) per correlation rule
-    correlations: list[tuple[str, CorrelationSpec | UnsupportedCorrelation]]
+    # (name, id, compiled or the reason it is not) per detection rule, in load order
+    rules: list[tuple[str, str | None, CompiledRule | Unsupported]]
+    # (name, id, spec or the reason it is refused) per correlation rule
+    correlations: list[tuple[str, str | None, CorrelationSpec | UnsupportedCorrelation]]
     errors: list[RuleLoadError]
     # rules a correlation uses with `generate: false`
     quiet: set[str]
@@ -60,11 +61,15 @@ def build(roots: Sequence[str | Path]) -> BuiltRules:
 
     loaded = load_rules(roots)
     return BuiltRules(
-        rules=[(rule_name(r), str(r.id), compile_rule(r)) for r in loaded.rules],
-        correlations=[(rule_name(c), spec_from_sigma(c)) for c in loaded.correlations],
+        rules=[(rule_name(r), _id(r), compile_rule(r)) for r in loaded.rules],
+        correlations=[(rule_name(c), _id(c), spec_from_sigma(c)) for c in loaded.correlations],
         errors=list(loaded.errors),
         quiet=silent_references(loaded.correlations),
     )
+
+
+def _id(rule: Any) -> str | None:
+    return str(rule.id) if rule.id is not None else None
 
 
 def cached_build(roots: Sequence[str | Path], cache_dir: Path) -> BuiltRules:

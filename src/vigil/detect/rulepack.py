@@ -74,12 +74,15 @@ def load_pack(
         built = build(roots)
     pack = RulePack(errors=list(built.errors))
     off = set(disabled)
-    rules = [r for name, rule_id, r in built.rules if name not in off and rule_id not in off]
-    correlations = [c for name, c in built.correlations if name not in off]
-    pack.disabled = sorted(
-        {name for name, rule_id, _ in built.rules if name in off or rule_id in off}
-        | {name for name, _ in built.correlations if name in off}
-    )
+    everything = [*built.rules, *built.correlations]
+    # A rule is disabled by its name or its id, plain rule or correlation alike.
+    pack.disabled = sorted({name for name, rule_id, _ in everything if {name, rule_id} & off})
+    rules = [r for name, rule_id, r in built.rules if not {name, rule_id} & off]
+    correlations = [c for name, rule_id, c in built.correlations if not {name, rule_id} & off]
+    if not built.errors:
+        # (With a rule file that did not load, the entry may name one of its rules; the
+        # load error is what the operator must see.)
+        _check_disabled(disabled, everything)
     pack.compiled = [r for r in rules if isinstance(r, CompiledRule)]
     pack.unsupported = [r for r in rules if isinstance(r, Unsupported)]
     pack.quiet = set(built.quiet)
@@ -88,6 +91,19 @@ def load_pack(
     if overrides:
         pack.correlations = _apply_overrides(pack, overrides)
     return pack
+
+
+def _check_disabled(
+    disabled: Sequence[str], rules: Sequence[tuple[str, str | None, object]]
+) -> None:
+    """An entry of rules.disabled that names no loaded rule is a typo that would leave
+    the rule running: an error, as an override of an unknown rule is."""
+    known = {name for name, _, _ in rules} | {rule_id for _, rule_id, _ in rules if rule_id}
+    for i, entry in enumerate(disabled):
+        if entry not in known:
+            raise SettingError(
+                ("rules", "disabled", i), f"no loaded rule has the name or id {entry!r}"
+            )
 
 
 def _apply_overrides(
