@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.alerts.factories import T0, alert
-from vigil.alerts.suppress import Suppression, first_match
+from vigil.alerts.suppress import Suppression, cidr_problem, first_match
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,27 @@ def test_expired_suppressions_do_not_apply() -> None:
     s = Suppression(rule="*", match={}, reason="maintenance", expires=T0)
     assert first_match([s], alert(), T0 - timedelta(seconds=1)) is s
     assert first_match([s], alert(), T0) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("192.0.2.0/33", "'33' is not a valid netmask"),
+        ("192.0.2.300/24", "Octet 300"),
+        ("2001:db8::/129", "'129' is not a valid netmask"),
+        ("2001:db8:1:2:3:4:5:6:7/64", "Exactly 8 parts"),
+    ],
+)
+def test_a_pattern_shaped_like_a_cidr_must_be_one(pattern: str, problem: str) -> None:
+    """A CIDR that is not one is refused: as an exact value it would never match."""
+    found = cidr_problem(pattern)
+    assert found is not None
+    assert problem in found
+
+
+@pytest.mark.parametrize(
+    "pattern", ["192.0.2.0/24", "2001:db8::/32", "/wp-login.php", "a/b", "203.0.113.7", "10.*"]
+)
+def test_cidrs_and_other_patterns_pass(pattern: str) -> None:
+    """Valid CIDRs, paths, plain values and globs are no CIDR problem."""
+    assert cidr_problem(pattern) is None

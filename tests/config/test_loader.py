@@ -57,6 +57,12 @@ def test_parser_settings_become_options(tmp_path: Path) -> None:
         ),
         ("parsers: [1, 2\n", r"invalid YAML: .* \(at .*vigil.yaml:2:1\)"),
         ("- just\n- a list\n", r"must be a mapping of settings \(at .*vigil.yaml:1:1\)"),
+        (
+            "suppressions:\n  - rule: ssh_*\n    reason: scanner\n"
+            "    match:\n      user.name: root\n      source.ip: 192.0.2.0/33\n",
+            r"suppressions.0.match.source.ip: 192.0.2.0/33 is not a valid CIDR"
+            r" \('33' is not a valid netmask\) \(at .*vigil.yaml:6:7\)",
+        ),
     ],
 )
 def test_errors_are_located(tmp_path: Path, text: str, message: str) -> None:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+)
 
 from vigil.alerts.gate import DEFAULT_THROTTLE
 from vigil.alerts.model import MAX_EVIDENCE
-from vigil.alerts.suppress import Suppression
+from vigil.alerts.suppress import Suppression, cidr_problem
 from vigil.config.durations import Duration
 from vigil.config.live import LiveSettings, Sources
 from vigil.config.notify import NotifySettings
@@ -57,9 +66,20 @@ class ParserSettings(Strict):
         return out
 
 
+def _cidr_or_other(pattern: str) -> str:
+    problem = cidr_problem(pattern)
+    if problem is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+# A suppression's field matcher; one written as a CIDR must be one (else it never matches).
+MatchPattern = Annotated[str, AfterValidator(_cidr_or_other)]
+
+
 class SuppressionSettings(Strict):
     rule: str = Field(description="rule name or id; * and ? wildcards")
-    match: dict[str, str] = Field(
+    match: dict[str, MatchPattern] = Field(
         default_factory=dict, description="entity field → value, CIDR or glob; all must match"
     )
     reason: str = Field(min_length=1, description="why: shown wherever the suppression acts")
