@@ -172,3 +172,16 @@ def test_late_events_are_a_warning(tmp_path: Path) -> None:
     warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == len(late)
     assert all("were not counted" in w for w in warnings)
+
+
+def test_an_unreadable_input_among_good_ones_exits_65(tmp_path: Path) -> None:
+    """The readable inputs are analysed and reported; the unreadable one is an error line
+    and the exit code is 65, so a cron job learns of it."""
+    binary = tmp_path / "core.bin"
+    binary.write_bytes(b"\x7fELF\x00\x00" + bytes(range(256)))
+    result = runner.invoke(app, ["analyze", "--json", str(_fw(tmp_path)), str(binary)])
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert json.loads(result.stdout)["events"] == 2
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert any("core.bin" in ln and "binary" in ln for ln in errors)
+    assert errors[-1] == "error: 1 of 2 inputs could not be read in full"

@@ -6,6 +6,7 @@ import bz2
 import gzip
 import lzma
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -40,6 +41,17 @@ class TestExpandInputs:
             str(tmp_path / "a.log"),
             str(tmp_path / "b/z.log"),
         ]
+
+    def test_hidden_directories_and_directory_links_are_not_entered(self, tmp_path: Path) -> None:
+        """Files under `.git/` or another hidden directory are left out, and a link back up
+        the tree is not followed (no loop); a hidden directory named itself is read."""
+        (tmp_path / ".git").mkdir()
+        (tmp_path / ".git" / "HEAD.log").write_text("x\n")
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "logs" / "auth.log").write_text("x\n")
+        (tmp_path / "logs" / "loop").symlink_to(tmp_path, target_is_directory=True)
+        assert expand_inputs([str(tmp_path)]) == [str(tmp_path / "logs" / "auth.log")]
+        assert expand_inputs([str(tmp_path / ".git")]) == [str(tmp_path / ".git" / "HEAD.log")]
 
     def test_globs_stdin_and_duplicates(self, tmp_path: Path) -> None:
         """Globs expand, `-` is stdin, and a file named twice is read once."""
@@ -108,6 +120,32 @@ class TestLineReader:
         path.write_bytes(gzip.compress(data)[:5000])
         with pytest.raises(SourceError, match=r"cut\.gz"), LineReader(str(path)) as reader:
             list(reader.chunks())
+
+    @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+    def test_compressed_file_cut_short_gives_its_lines_before_the_cut(
+        self, tmp_path: Path, compress: Callable[[bytes], bytes]
+    ) -> None:
+        """Every whole line before the cut of a truncated archive is read, in order, before
+        the error (what zcat recovers), even within one block."""
+        path = tmp_path / "cut.1"
+        lines = [f"{i * 7919 % 100003:08x} line {i}" for i in range(100_000)]
+        packed = compress("".join(f"{ln}\n" for ln in lines).encode())
+        path.write_bytes(packed[: len(packed) * 2 // 3])
+        got: list[str] = []
+        with (
+            pytest.raises(SourceError, match=r"cut\.1: read failed after line"),
+            LineReader(str(path)) as reader,
+        ):
+            got.extend(line for chunk in reader.chunks() for line in chunk.lines.to_list())
+        assert len(got) > len(lines) // 3
+        assert got == lines[: len(got)]
+
+    def test_damaged_gzip_is_a_clear_error(self, tmp_path: Path) -> None:
+        """A gzip file whose data is not deflate names the file and what is wrong."""
+        path = tmp_path / "bad.gz"
+        path.write_bytes(b"\x1f\x8b\x08\x00garbage after the magic bytes" * 10)
+        with pytest.raises(SourceError, match=r"cannot decompress .*bad\.gz"):
+            LineReader(str(path)).open()
 
     def test_binary_refused(self, tmp_path: Path) -> None:
         """A file with NUL bytes at its start is refused as binary."""

@@ -107,6 +107,10 @@ def run_analyze(
         raise InputDataError("no line of the input could be parsed")
     if actions:
         raise_if_failed(actions)
+    if errors:
+        # The others were analysed and reported; a cron job still learns of the one lost.
+        unread = sum(1 for f in report.files if f.error)
+        raise InputDataError(f"{unread} of {len(report.files)} inputs could not be read in full")
 
 
 def _late_warnings(report: AnalysisReport) -> list[str]:

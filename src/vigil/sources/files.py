@@ -14,10 +14,10 @@ import io
 import lzma
 import os
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, cast
 
 import polars as pl
@@ -30,6 +30,13 @@ DEFAULT_MAX_LINE_BYTES = 1 << 20
 BINARY_PROBE_BYTES = 8192
 # Bytes of an overlong line that are kept for the reject report.
 OVERLONG_KEEP_BYTES = 1024
+
+# What a decompressor raises on a damaged or truncated stream.
+_DAMAGED = (OSError, EOFError, lzma.LZMAError, zlib.error)
+# Compressed input is read at most this much at a time, each read one step of the
+# decompressor: a stream cut short (a truncated .gz) then gives every line before the
+# cut, not only those of the blocks before it.
+_COMPRESSED_PIECE = 256 << 10
 
 _MAGIC: list[tuple[bytes, str]] = [
     (b"\x1f\x8b", "gzip"),
@@ -80,9 +87,8 @@ def expand_inputs(paths: list[str]) -> list[str]:
             add(STDIN)
             continue
         if os.path.isdir(raw):
-            for found in sorted(Path(raw).rglob("*")):
-                if found.is_file() and not found.name.startswith("."):
-                    add(str(found))
+            for found in sorted(_visible_files(raw)):
+                add(found)
             continue
         if os.path.exists(raw):
             add(raw)
@@ -96,6 +102,17 @@ def expand_inputs(paths: list[str]) -> list[str]:
             continue
         raise SourceError(f"no such file or directory: {raw}")
     return out
+
+
+def _visible_files(top: str) -> Iterator[str]:
+    """The files under a directory, but hidden ones and those in hidden directories
+    (`.git/`, `.cache/`). Symbolic links to directories are not followed (no loops)."""
+    for root, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            path = os.path.join(root, name)
+            if not name.startswith(".") and os.path.isfile(path):
+                yield path
 
 
 def file_mtime(origin: str) -> datetime | None:
@@ -119,6 +136,7 @@ class LineReader:
     _raw: IO[bytes] | None = field(default=None, init=False, repr=False)
     _stream: IO[bytes] | None = field(default=None, init=False, repr=False)
     _pending: bytes = field(default=b"", init=False, repr=False)
+    _failure: Exception | None = field(default=None, init=False, repr=False)
 
     def __enter__(self) -> LineReader:
         self.open()
@@ -153,7 +171,7 @@ class LineReader:
             self._stream = _decompressor(self.compression, cast(IO[bytes], _Prefixed(head, raw)))
             try:
                 self._pending = self._stream.read(BINARY_PROBE_BYTES)
-            except (OSError, EOFError, lzma.LZMAError) as e:
+            except _DAMAGED as e:
                 raise SourceError(
                     f"cannot decompress {self.origin} ({self.compression}): {e}"
                 ) from e
@@ -192,9 +210,14 @@ class LineReader:
         while not eof:
             if len(buf) < have + self.block_bytes:
                 buf.extend(bytes(have + self.block_bytes - len(buf)))
+            if self._failure is not None:
+                # The lines read before a damaged part have been passed on.
+                raise SourceError(
+                    f"{self.origin}: read failed after line {line_no - 1}: {self._failure}"
+                ) from self._failure
             try:
                 got = self._read_into(buf, have)
-            except (OSError, EOFError, lzma.LZMAError) as e:
+            except _DAMAGED as e:
                 raise SourceError(
                     f"{self.origin}: read failed after line {line_no - 1}: {e}"
                 ) from e
@@ -231,11 +254,32 @@ class LineReader:
             line_no += len(chunk.lines)
 
     def _read_into(self, buf: bytearray, at: int) -> int:
-        """Read up to `block_bytes` into `buf` from offset `at`; 0 at the end."""
+        """Read up to `block_bytes` into `buf` from offset `at`; 0 at the end. A damaged
+        compressed stream gives what was read before the damage (the failure is raised
+        by the next read)."""
         # Files, stdin and the decompressors are all buffered binary streams.
         stream = cast(io.BufferedIOBase, self._stream)
-        with memoryview(buf) as view, view[at : at + self.block_bytes] as window:
-            return stream.readinto(window) or 0
+        if self.compression is None:
+            with memoryview(buf) as view, view[at : at + self.block_bytes] as window:
+                return stream.readinto(window) or 0
+        got = 0
+        with memoryview(buf) as view:
+            while got < self.block_bytes:
+                size = min(_COMPRESSED_PIECE, self.block_bytes - got)
+                with view[at + got : at + got + size] as window:
+                    try:
+                        # One read of the decompressor at most: `readinto` would
+                        # lose the whole piece to an error at its end.
+                        n = stream.readinto1(window) or 0
+                    except _DAMAGED as e:
+                        if not got:
+                            raise
+                        self._failure = e
+                        return got
+                if n == 0:
+                    break
+                got += n
+        return got
 
     def _split(self, data: bytes, first: int) -> Chunk:
         lines, replaced = _split_lines(data)
