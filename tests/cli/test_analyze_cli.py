@@ -72,6 +72,24 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         assert result.stderr.startswith("error: ")
 
 
+def test_parser_options_are_checked_before_any_input_is_read(tmp_path: Path) -> None:
+    """A misspelt option or a value the parser cannot use is one usage error line naming
+    it (not an internal error after the file, not silence)."""
+    fw = str(_fw(tmp_path))
+    cases = {
+        ("-o", "delimeter=;"): "unknown parser option 'delimeter'",
+        ("-f", "csv", "-o", "tz=Mars/X"): "unknown time zone 'Mars/X'",
+        ("-f", "csv", "-o", "delimiter=;;"): "csv delimiter must be one character",
+        ("-f", "firewall", "-o", "tz=UTC"): "this format takes no options",
+    }
+    for args, message in cases.items():
+        result = runner.invoke(app, ["analyze", *args, fw])
+        assert result.exit_code == ExitCode.USAGE, (args, result.output)
+        assert len(result.stderr.splitlines()) == 1 and message in result.stderr, args
+    # An option some other parser takes is fine when the format is detected.
+    assert runner.invoke(app, ["analyze", "-o", "tz=UTC", fw]).exit_code == 0
+
+
 def test_store_writes_parquet_by_day_and_state_db(tmp_path: Path) -> None:
     """--store keeps events as Parquet partitioned by day and records the run in vigil.db."""
     state = tmp_path / "state"
@@ -185,3 +203,12 @@ def test_an_unreadable_input_among_good_ones_exits_65(tmp_path: Path) -> None:
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert any("core.bin" in ln and "binary" in ln for ln in errors)
     assert errors[-1] == "error: 1 of 2 inputs could not be read in full"
+
+
+def test_config_parser_options_are_checked(tmp_path: Path) -> None:
+    """A misspelt option under `parsers:` in vigil.yaml is a configuration error (78)."""
+    config = tmp_path / "vigil.yaml"
+    config.write_text("parsers:\n  csv:\n    options: {delimeter: ';'}\n")
+    result = runner.invoke(app, ["--config", str(config), "analyze", str(_fw(tmp_path))])
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "parsers.csv" in result.stderr and "'delimeter'" in result.stderr

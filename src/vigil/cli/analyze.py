@@ -17,6 +17,7 @@ from vigil.cli.respond import delivery_warnings, notify_run, raise_if_failed, re
 from vigil.clock import SystemClock
 from vigil.detect.factory import detection_stage, rule_pack_from_config
 from vigil.errors import InputDataError, UsageError
+from vigil.parsers.registry import check_parser_options
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
 from vigil.pipeline.report import AnalysisReport
 from vigil.pipeline.sinks import BatchSink, RejectWriter
@@ -61,6 +62,7 @@ def run_analyze(
         parser_options=_parser_options(mapping, parser_option),
         format_options={name: s.as_options() for name, s in config.parsers.items()},
     )
+    check_parser_options(options.parser_options, options.format_options, fmt)
     inputs = expand_inputs(paths)
     pack = rule_pack_from_config(
         config,

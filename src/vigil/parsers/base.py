@@ -11,9 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from vigil.errors import UsageError
 from vigil.schema.fields import TIMESTAMP_DTYPE, F
 
 LINE = "line"
@@ -69,12 +71,28 @@ class LineParser:
     # The largest block of a file to parse at once, for parsers that briefly need many
     # times a block's size while parsing it; None: the reader's default.
     max_block_bytes: ClassVar[int | None] = None
+    # The options (`-o KEY=VALUE`, `parsers.<name>.options`) this parser reads; a prefix
+    # ending in `.` stands for every option that starts with it (csv's `map.COLUMN`).
+    option_names: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
         raise NotImplementedError  # pragma: no cover - every registered parser overrides it
+
+    @classmethod
+    def takes_option(cls, key: str) -> bool:
+        return any(key == n or (n.endswith(".") and key.startswith(n)) for n in cls.option_names)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, str]) -> None:
+        """UsageError for an option value this parser cannot use, before any input is read
+        (a bad value found mid-file would cost the file). Options it does not take are
+        not its business."""
+        tz = options.get("tz")
+        if tz is not None and cls.takes_option("tz"):
+            check_zone(tz, "parser option tz")
 
     def prepare(self, frame: pl.DataFrame) -> Any:
         """The part of `parse` that does not depend on the chunks before this one: it may
@@ -108,6 +126,16 @@ class LineParser:
             return 0.0
         result = cls(ctx).parse(frame)
         return float(result.events.height) / float(max(frame.height - result.skipped, 1))
+
+
+def check_zone(name: str, what: str) -> None:
+    """UsageError unless `name` is a time zone this machine knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"{what}: unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
 
 
 def by_runs(values: pl.Series, read: Callable[[pl.Series], pl.Series]) -> pl.Series:

@@ -45,6 +45,7 @@ the share of such records, so any parser that reads at least half as many lines 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import polars as pl
@@ -78,6 +79,14 @@ class CsvParser(LineParser):
         "escaped_quote": r'"(?:[^"]|"")*""(?:[^"]|"")*"',
     }
     priority = -10
+    option_names = frozenset(
+        {"delimiter", "columns", "timestamp_column", "timestamp_format", "tz", "map."}
+    )
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, str]) -> None:
+        super().check_options(options)
+        delimiter_option(options.get("delimiter"))
 
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)

@@ -58,6 +58,7 @@ class JsonlParser(LineParser):
         "epoch_ts": r'"ts"\s*:\s*[0-9]',
     }
     priority = 30
+    option_names = frozenset({"timestamp_field", "timestamp_format", "tz"})
     # An object line starts with `{` (after white space).
     sniff_requires = r"\{"
 
