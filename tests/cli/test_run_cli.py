@@ -47,26 +47,22 @@ def test_status_without_a_state_database(tmp_path: Path) -> None:
 
 
 def test_status_of_a_monitor_that_ran_and_stopped(tmp_path: Path) -> None:
-    """After a run: stopped, its source with lines and events, the file's checkpoint,
-    the alerts; as a table and as JSON."""
+    """After a run: stopped, its source with lines, events and rejects (the parser's
+    too), the file's checkpoint, the alerts; as a table and as JSON."""
     log, state = tmp_path / "auth.log", tmp_path / "var"
-    write(log, attack_log(500, 2))
+    write(log, [*attack_log(500, 2), "not a log line"])
     sources = {"auth": {"type": "file", "paths": [str(log)], "start_at": "beginning"}}
     cfg = config(tmp_path / "vigil.yaml", sources)
     with running(cfg, state):
-        wait_for(lambda: checkpoint_line(state / "vigil.db") == 501)
+        wait_for(lambda: checkpoint_line(state / "vigil.db") == 502)
     result = runner.invoke(app, ["--state-dir", str(state), "status", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["state"] == "stopped" and doc["mode"] == "dry-run"
     (source,) = doc["sources"]
-    assert (source["name"], source["kind"], source["lines"], source["events"]) == (
-        "auth",
-        "file",
-        500,
-        500,
-    )
-    assert [(c["path"], c["line"]) for c in doc["checkpoints"]] == [(str(log), 501)]
+    got = (source["name"], source["kind"], source["lines"], source["events"], source["rejected"])
+    assert got == ("auth", "file", 501, 500, 1)
+    assert [(c["path"], c["line"]) for c in doc["checkpoints"]] == [(str(log), 502)]
     assert {a["rule_name"] for a in doc["recent_alerts"]} >= {"ssh_bruteforce"}
     table = runner.invoke(app, ["--state-dir", str(state), "status"])
     assert table.exit_code == 0

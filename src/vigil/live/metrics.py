@@ -79,10 +79,11 @@ class Metrics:
         with self._lock:
             return self._values.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
-    def total(self, name: str) -> float:
-        """The sum over every label set of a counter."""
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of a counter over every label set that has these labels."""
+        wanted = set(labels.items())
         with self._lock:
-            return sum(self._values.get(name, {}).values())
+            return sum(v for k, v in self._values.get(name, {}).items() if wanted <= set(k))
 
     def quantile(self, name: str, q: float) -> float | None:
         """The upper bound of the bucket holding quantile q (None before any sample)."""

@@ -65,7 +65,8 @@ class Snapshot:
                     "kind": stats.kind,
                     "lines": stats.lines,
                     "events": int(events),
-                    "rejected": stats.rejected,
+                    # What the source refused (overlong lines) and what the parser did.
+                    "rejected": int(metrics.total("vigil_rejects_total", source=name)),
                     "dropped": stats.dropped,
                     "events_per_second": rate,
                     "lag_seconds": metrics.value("vigil_source_lag_seconds", source=name),
