@@ -149,10 +149,12 @@ def test_call_targets() -> None:
 
 
 def test_operator_actor_names_the_sudo_caller() -> None:
-    """The operator is the sudo caller when there is one, else the login."""
+    """The operator is the sudo caller when there is one, else the login, else the user
+    database's name for the uid."""
     assert operator_actor({"SUDO_USER": "alice", "USER": "root"}) == "operator:alice"
     assert operator_actor({"USER": "bob"}) == "operator:bob"
-    assert operator_actor({}) == "operator:unknown"
+    assert operator_actor({}, uid=0) == "operator:root"  # cron, systemd: the uid's login
+    assert operator_actor({}, uid=2**31 - 7) == f"operator:uid {2**31 - 7}"
 
 
 def test_a_call_about_an_address_is_checked_like_a_block() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -264,8 +265,14 @@ def _implicit(name: str, index: int, refs: Mapping[str, ResponderRef]) -> Respon
     return ResponderRef(name, name)
 
 
-def operator_actor(env: Mapping[str, str] | None = None) -> str:
-    """`operator:<login>` of whoever runs the command (the sudo caller, not root)."""
+def operator_actor(env: Mapping[str, str] | None = None, uid: int | None = None) -> str:
+    """`operator:<login>` of whoever runs the command (the sudo caller, not root); from
+    the user database when the environment names nobody (cron, systemd units)."""
     env = os.environ if env is None else env
-    login = env.get("SUDO_USER") or env.get("USER") or env.get("LOGNAME") or "unknown"
+    login = env.get("SUDO_USER") or env.get("USER") or env.get("LOGNAME")
+    if not login:
+        try:
+            login = pwd.getpwuid(os.getuid() if uid is None else uid).pw_name
+        except KeyError:  # a uid without an entry (a container's)
+            login = f"uid {os.getuid() if uid is None else uid}"
     return f"operator:{login}"
