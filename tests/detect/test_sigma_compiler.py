@@ -203,7 +203,7 @@ def test_regex_over_the_engine_size_limit_is_unsupported() -> None:
 
 
 def test_rule_name_from_file_stem(tmp_path: Path) -> None:
-    """A rule without `name` is called after its file."""
+    """A rule without `name` (or id), alone in its file, is called and keyed after its file."""
     path = tmp_path / "web_scanner.yml"
     path.write_text(
         "title: Scanner\nlogsource: {category: webserver}\n"
@@ -213,7 +213,7 @@ def test_rule_name_from_file_stem(tmp_path: Path) -> None:
     compiled_rule = compile_rule(rule)
     assert rule_name(rule) == "web_scanner"
     assert isinstance(compiled_rule, CompiledRule)
-    assert compiled_rule.key == "Scanner"
+    assert compiled_rule.key == "web_scanner"
 
 
 def test_rule_metadata() -> None:

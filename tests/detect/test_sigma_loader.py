@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vigil.detect.correlation.spec import CorrelationSpec, spec_from_sigma
+from vigil.detect.sigma.compiler import rule_name
 from vigil.detect.sigma.loader import load_rules, load_rules_text
 
 RULES = Path(__file__).parents[1] / "data" / "rules"
@@ -141,3 +142,50 @@ def test_range_conditions_load() -> None:
     spec = spec_from_sigma(loaded.correlations[0])
     assert isinstance(spec, CorrelationSpec)
     assert [(b.op, b.value) for b in spec.bounds] == [("gte", 5), ("lt", 100)]
+
+
+def test_nameless_rules_of_one_file_are_named_by_their_ids(tmp_path: Path) -> None:
+    """Rules without `name:` sharing a file get distinct names (their ids), so their
+    alerts are not folded into each other."""
+    path = tmp_path / "rules.yml"
+    ids = ["11111111-2222-4333-8444-555555555555", "953d460b-f810-420a-97a2-cfca4c98e602"]
+    path.write_text("---\n".join(RULE.format(title=f"t{i}", id=i) for i in ids))
+    loaded = load_rules([path])
+    assert loaded.errors == []
+    assert [rule_name(r) for r in loaded.rules] == ids
+
+
+def test_a_nameless_rule_alone_in_its_file_is_named_after_it(tmp_path: Path) -> None:
+    """One rule per file, as SigmaHQ writes them: the file's stem is the rule's name."""
+    path = tmp_path / "web_probe.yml"
+    path.write_text(RULE.format(title="probe", id="11111111-2222-4333-8444-555555555555"))
+    (rule,) = load_rules([path]).rules
+    assert rule_name(rule) == "web_probe"
+
+
+def test_duplicate_names_are_an_error_naming_both_files(tmp_path: Path) -> None:
+    """Two rules with one `name:` in a pack: the second is a load error naming both files."""
+    for folder, rule_id in (("a", "11111111-2222-4333-8444-555555555555"), ("b", None)):
+        (tmp_path / folder).mkdir()
+        text = RULE.format(title=f"from {folder}", id=rule_id or "")
+        if rule_id is None:
+            text = text.replace("id: \n", "")
+        (tmp_path / folder / "x.yml").write_text("name: probe\n" + text)
+    loaded = load_rules([tmp_path])
+    assert [r.title for r in loaded.rules] == ["from a"]
+    (error,) = loaded.errors
+    assert error.path == str(tmp_path / "b" / "x.yml")
+    assert "duplicate rule name 'probe'" in error.message
+    assert str(tmp_path / "a" / "x.yml") in error.message
+
+
+def test_a_given_name_that_collides_is_an_error(tmp_path: Path) -> None:
+    """A nameless rule whose file stem is another rule's name is refused, with the fix."""
+    (tmp_path / "a.yml").write_text(
+        "name: probe\n" + RULE.format(title="a", id="11111111-2222-4333-8444-555555555555")
+    )
+    (tmp_path / "probe.yml").write_text(
+        RULE.format(title="b", id="953d460b-f810-420a-97a2-cfca4c98e602")
+    )
+    (error,) = load_rules([tmp_path]).errors
+    assert "rule without `name:`; give it one" in error.message

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from vigil.detect.sigma.compiler import rule_name
+
 if TYPE_CHECKING:
     from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
@@ -239,7 +241,7 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
     bounds = _bounds(rule)
     spec = CorrelationSpec(
         rule_id=str(rule.id) if rule.id is not None else str(rule.name or rule.title),
-        name=str(rule.name) if rule.name else str(rule.id or rule.title),
+        name=rule_name(rule),
         title=str(rule.title),
         level=str(rule.level) if rule.level is not None else "medium",
         tags=tuple(str(t) for t in rule.tags),

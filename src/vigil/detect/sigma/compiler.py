@@ -203,20 +203,45 @@ class Unsupported(_FromRuleFile):
         return f"{self.title}{where}: {self.reason}"
 
 
+# Where the loader keeps the name it gave a rule without `name:` (see `given_name`).
+NAME_ATTRIBUTE = "vigil-name"
+
+
 def rule_key(rule: Any) -> str:
     """How rules are told apart (and referenced by correlations): id, else name, else title."""
     if rule.id is not None:
         return str(rule.id)
-    return str(rule.name) if rule.name else str(rule.title)
+    if rule.name:
+        return str(rule.name)
+    given = rule.custom_attributes.get(NAME_ATTRIBUTE)
+    return str(given) if given else str(rule.title)
 
 
 def rule_name(rule: Any) -> str:
-    """A short stable name: the rule's `name`, else its file's stem, else its title slug."""
+    """The rule's name in alerts, `rules list`, `disabled` and suppressions: its `name:`,
+    else the name the loader gave it (`given_name`), else its title as a slug."""
     if rule.name:
         return str(rule.name)
-    if rule.source is not None and rule.source.path.suffix in (".yml", ".yaml"):
-        return str(rule.source.path.stem)
-    return re.sub(r"[^a-z0-9]+", "_", str(rule.title).lower()).strip("_") or rule_key(rule)
+    given = rule.custom_attributes.get(NAME_ATTRIBUTE)
+    if given:
+        return str(given)
+    return _slug(str(rule.title)) or rule_key(rule)
+
+
+def given_name(rule: Any, *, alone: bool) -> str:
+    """The name of a rule without `name:` (as SigmaHQ writes them): its file's stem when
+    it is the only rule of its file, else its `id` (stable when the file is reordered),
+    else its title as a slug. The loader refuses two rules of one name in a pack."""
+    path = rule.source.path if rule.source is not None else None
+    if alone and path is not None and path.suffix in (".yml", ".yaml"):
+        return str(path.stem)
+    if rule.id is not None:
+        return str(rule.id)
+    return _slug(str(rule.title)) or str(rule.title)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def reload_rule(meta: RuleMeta) -> SigmaRule:

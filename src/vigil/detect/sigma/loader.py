@@ -8,6 +8,7 @@ returned apart, with their rule references resolved against everything loaded.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from sigma.policy.regex_engine import PythonRegexEngine
 from sigma.rule import SigmaRule
 
 from vigil.detect.correlation.spec import relax_range_conditions
+from vigil.detect.sigma.compiler import NAME_ATTRIBUTE, given_name, rule_name
 from vigil.detect.sigma.rule_files import RuleLoadError, rule_files
 
 # pySigma's default policy checks `re` values with RE2 and rejects valid rules whose
@@ -121,7 +123,9 @@ def _from_sigma(error: SigmaError, origin: str) -> RuleLoadError:
 def _assemble(collections: list[SigmaCollection], errors: list[RuleLoadError]) -> LoadedRules:
     rules = [r for c in collections for r in c.rules]
     filters = [f for c in collections for f in c.filters]
+    _give_names(rules)
     rules = _drop_duplicate_ids(rules, errors)
+    rules = _drop_duplicate_names(rules, errors)
     try:
         merged = SigmaCollection([*rules, *filters], resolve_references=False)
     except SigmaError as e:
@@ -156,6 +160,41 @@ def _drop_duplicate_ids(
             continue
         if rule.id is not None:
             seen[rule.id] = _origin(rule)
+        kept.append(rule)
+    return kept
+
+
+def _give_names(rules: list[SigmaRule | SigmaCorrelationRule]) -> None:
+    """Name every rule without `name:` (see `compiler.given_name`): alerts are told
+    apart by rule name and entity, so two rules must never share a name."""
+    per_file = Counter(_origin(r) for r in rules)
+    for rule in rules:
+        if not rule.name:
+            alone = per_file[_origin(rule)] == 1
+            rule.custom_attributes[NAME_ATTRIBUTE] = given_name(rule, alone=alone)
+
+
+def _drop_duplicate_names(
+    rules: list[SigmaRule | SigmaCorrelationRule], errors: list[RuleLoadError]
+) -> list[SigmaRule | SigmaCorrelationRule]:
+    """Two rules of one name would fold each other's alerts (the fingerprint is rule
+    name + entity) and could not be told apart in `disabled` or `rules test`: the second
+    is a load error naming both files, as a duplicate id is."""
+    seen: dict[str, str] = {}
+    kept: list[SigmaRule | SigmaCorrelationRule] = []
+    for rule in rules:
+        name = rule_name(rule)
+        if name in seen:
+            how = "" if rule.name else " (given to a rule without `name:`; give it one)"
+            errors.append(
+                RuleLoadError(
+                    _origin(rule),
+                    f"duplicate rule name {name!r}{how}: {rule.title!r} here and a rule"
+                    f" in {seen[name]}",
+                )
+            )
+            continue
+        seen[name] = _origin(rule)
         kept.append(rule)
     return kept
 
