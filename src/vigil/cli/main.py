@@ -120,7 +120,8 @@ def analyze_cmd(
         bool, typer.Option("--respond", help="Answer the alerts by the response policy (dry-run).")
     ] = False,
     apply: Annotated[
-        bool, typer.Option("--apply", help="With --respond: enforce, run the responders.")
+        bool,
+        typer.Option("--apply", help="Answer the alerts and enforce (implies --respond)."),
     ] = False,
     notify: Annotated[
         bool,

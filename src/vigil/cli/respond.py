@@ -164,7 +164,12 @@ def revert(
 
 @actions_app.command("reconcile")
 @handles_errors
-def reconcile(apply: ApplyOption = False, as_json: JsonOption = False) -> None:
+def reconcile(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Required: reconcile changes the firewall.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Compare the firewalls with the records: re-apply lost bans, remove strays."""
     eng = engine(apply)
     if not eng.enforce:
