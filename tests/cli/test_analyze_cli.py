@@ -212,3 +212,15 @@ def test_config_parser_options_are_checked(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--config", str(config), "analyze", str(_fw(tmp_path))])
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "parsers.csv" in result.stderr and "'delimeter'" in result.stderr
+
+
+def test_an_empty_or_blank_input_is_not_an_error(tmp_path: Path) -> None:
+    """A log just rotated (empty, or blank lines only) exits 0: there was nothing to parse,
+    which is not a line that failed to parse."""
+    empty, blank = tmp_path / "auth.log", tmp_path / "blank.log"
+    empty.write_text("")
+    blank.write_text("\n  \n")
+    for path in (empty, blank):
+        result = runner.invoke(app, ["analyze", "--json", str(path)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["events"] == 0

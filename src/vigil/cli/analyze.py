@@ -105,7 +105,8 @@ def run_analyze(
     for message in [*delivery_warnings(delivery), *_late_warnings(report)]:
         print_error(f"warning: {message}")
     _emit(report, as_json)
-    if report.events == 0:
+    # An input of blank lines only (a log just rotated) has nothing wrong with it.
+    if report.events == 0 and report.lines > sum(f.skipped for f in report.files):
         raise InputDataError("no line of the input could be parsed")
     if actions:
         raise_if_failed(actions)

@@ -18,8 +18,8 @@ def render_summary(report: AnalysisReport, console: Console) -> None:
         ("lines", "right"),
         ("events", "right"),
         ("rejected", "right"),
-        ("first event", "left"),
-        ("last event", "left"),
+        ("first event (UTC)", "left"),
+        ("last event (UTC)", "left"),
     ):
         files.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for f in report.files:
