@@ -122,6 +122,18 @@ def test_second_alert_extends_never_duplicates(
     assert events(engine)[-1] == ("extended", "203.0.113.7")
 
 
+def test_alerts_sharing_a_ban_list_its_record_once(
+    tmp_path: Path, recording: type[RecordingResponder]
+) -> None:
+    """Three alerts about one address in one call: one record in the outcome, as it
+    stands after the last (the report of a run lists each record once)."""
+    engine = make_engine(tmp_path, enforce=True)
+    alerts = [alert(FLOOD, at=timedelta(minutes=m)) for m in (0, 10, 20)]
+    [action] = engine.respond(alerts).actions
+    assert action.expires_at == NOW + timedelta(hours=1)
+    assert len(engine.records.select()) == 1
+
+
 def test_escalation_gives_repeat_offenders_longer_bans(
     tmp_path: Path, recording: type[RecordingResponder]
 ) -> None:

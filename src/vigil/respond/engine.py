@@ -114,6 +114,10 @@ class ResponseEngine:
                 continue
             for rule in self.policy.matching(alert):
                 out.actions.append(self._decide(alert, rule))
+        # Several alerts about one address share its ban (the later ones extend it): each
+        # record once, as it stands after the last of them.
+        latest = {a.id: a for a in out.actions}
+        out.actions = [latest[i] for i in dict.fromkeys(a.id for a in out.actions)]
         return out
 
     def _redo(self, action_ids: set[str]) -> list[Action]:
