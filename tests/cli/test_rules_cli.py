@@ -190,3 +190,61 @@ def test_threshold_override_on_a_temporal_rule_is_refused(tmp_path: Path) -> Non
     )
     assert result.exit_code == ExitCode.CONFIG, result.output
     assert "then_success is a temporal rule" in result.stderr
+
+
+WEB_RULE = (
+    "title: {title}\nname: {name}\nlogsource: {{category: webserver}}\n"
+    "detection:\n  sel: {{cs-uri-query|{modifier}: 'a'}}\n  condition: {condition}\n{extra}"
+)
+
+
+def _rule(
+    tmp_path: Path,
+    name: str,
+    *,
+    modifier: str = "contains",
+    condition: str = "sel",
+    extra: str = "",
+) -> str:
+    path = tmp_path / f"{name}.yml"
+    path.write_text(
+        WEB_RULE.format(
+            title=name.title(), name=name, modifier=modifier, condition=condition, extra=extra
+        )
+    )
+    return str(path)
+
+
+def test_rules_check_fails_on_a_broken_rule_naming_its_file(tmp_path: Path) -> None:
+    """An undefined selection or an unknown vigil: option is an error with its file, exit 1."""
+    undefined = _rule(tmp_path, "undefined", condition="sel and other")
+    option = _rule(tmp_path, "option", extra="vigil:\n  entiti: [source.ip]\n")
+    result = runner.invoke(app, ["rules", "check", "--json", undefined, option])
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["errors"]
+    assert any(e.startswith(f"{undefined}: ") and "'other' not defined" in e for e in errors)
+    assert any(
+        e.startswith(f"{option}: ") and "unknown 'vigil:' option(s): entiti" in e for e in errors
+    )
+    assert json.loads(result.stdout)["unsupported"] == []
+
+
+def test_rules_check_passes_with_only_unsupported_rules(tmp_path: Path) -> None:
+    """Valid Sigma that vigil cannot evaluate is listed with its reason and file, exit 0."""
+    lookaround = _rule(tmp_path, "lookaround", modifier="re")
+    Path(lookaround).write_text(Path(lookaround).read_text().replace("'a'", "'a(?=b)'"))
+    result = runner.invoke(app, ["rules", "check", lookaround])
+    assert result.exit_code == 0, result.output
+    assert f"not run: Lookaround ({lookaround}): regular expression" in result.stdout
+
+
+def test_analyze_stops_on_a_broken_rule(tmp_path: Path) -> None:
+    """`analyze --rules` with a broken rule is a config error naming it, not a quiet drop."""
+    undefined = _rule(tmp_path, "undefined", condition="sel and other")
+    result = runner.invoke(
+        app,
+        ["analyze", "--no-default-rules", "--rules", undefined, str(_auth_log(tmp_path, 1))],
+    )
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert "rule does not load" in result.stderr
+    assert "undefined.yml" in result.stderr

@@ -312,3 +312,21 @@ def test_an_unknown_disabled_entry_is_a_setting_error() -> None:
     with pytest.raises(SettingError, match=r"rules\.disabled\.1: .*'ssh_brutefroce'") as raised:
         load_pack([], disabled=["ssh_bruteforce", "ssh_brutefroce"])
     assert raised.value.key == ("rules", "disabled", 1)
+
+
+def test_broken_rules_are_errors_and_unsupported_ones_are_not(tmp_path: Path) -> None:
+    """A correlation that can never fire is an error of its file; a correlation vigil does
+    not run (a chain) is refused with its reason, not an error."""
+    rules = tmp_path / "mixed.yml"
+    never = RANGE_RULES.replace("{gte: 3, lt: 7}", "{gt: 5, lt: 3}")
+    chain = (
+        "---\ntitle: chain\nname: my_chain\ncorrelation:\n  type: event_count\n"
+        "  rules: [my_range]\n  group-by: [source.ip]\n  timespan: 10m\n  condition: {gte: 2}\n"
+    )
+    rules.write_text(never + chain)
+    pack = load_pack([rules], include_default=False)
+    (error,) = pack.errors
+    assert error.path == str(rules)
+    assert "range count: condition gt 5 and lt 3 can never be true" in error.message
+    (refused,) = pack.refused
+    assert "chains are not supported" in refused.reason

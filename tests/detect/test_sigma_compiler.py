@@ -7,8 +7,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.detect.sigma_util import compiled, hits, unsupported
-from vigil.detect.sigma.compiler import AnyOf, CompiledRule, FieldTest, compile_rule, rule_name
+from tests.detect.sigma_util import compile_any, compiled, hits, unsupported
+from vigil.detect.sigma.compiler import (
+    AnyOf,
+    CompiledRule,
+    FieldTest,
+    Unsupported,
+    compile_rule,
+    rule_name,
+)
 from vigil.detect.sigma.loader import load_rules
 from vigil.detect.sigma.modifiers import CidrMatch, StringMatch
 
@@ -226,3 +233,21 @@ def test_rule_metadata() -> None:
         level="critical",
     )
     assert (rule.level, rule.tags, rule.author) == ("critical", ("attack.t1190",), "A. Author")
+
+
+@pytest.mark.parametrize(
+    ("detection", "extra", "broken"),
+    [
+        ({"sel": {"message": "a"}, "condition": "sel and other"}, {}, True),
+        ({"sel": {"message": "a"}, "condition": "sel"}, {"vigil": {"entiti": ["x"]}}, True),
+        ({"sel": {"message|re": "a(?=b)"}, "condition": "sel"}, {}, False),
+    ],
+)
+def test_a_broken_rule_is_told_from_an_unsupported_one(
+    detection: dict[str, object], extra: dict[str, object], broken: bool
+) -> None:
+    """An undefined selection or unknown vigil: option is broken; a look-around regex is
+    valid Sigma vigil cannot run."""
+    result = compile_any(detection, **extra)
+    assert isinstance(result, Unsupported)
+    assert result.broken is broken

@@ -134,15 +134,17 @@ def check_rules(
     paths: Annotated[list[str], typer.Argument(help="Rule files or folders.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Load and compile rules: counts by logsource, every rule vigil cannot run with the
-    reason, every load error with its file and line. Exit 1 when a file has errors."""
+    """Load and compile rules: counts by logsource, every error (a broken rule: YAML,
+    undefined selection, invalid regex, unknown `vigil:` option, duplicate name or id)
+    with its file and line, and every valid rule vigil cannot run with the reason.
+    Exit 1 when there is an error; rules vigil cannot run alone exit 0."""
     from vigil.detect.rulepack import load_pack  # noqa: PLC0415
 
     pack = load_pack(paths, include_default=False)
     by_source = Counter(r.logsource.name for r in pack.compiled)
-    unsupported = [{"rule": u.title, "reason": u.reason} for u in pack.unsupported] + [
-        {"rule": u.title, "reason": u.reason} for u in pack.refused
-    ]
+    unsupported = [
+        {"rule": u.title, "path": u.path, "reason": u.reason} for u in pack.unsupported
+    ] + [{"rule": u.title, "path": u.path, "reason": u.reason} for u in pack.refused]
     doc = {
         "rules": len(pack.compiled),
         "correlations": len(pack.correlations),
@@ -160,7 +162,10 @@ def check_rules(
         for source, n in by_source.most_common():
             out.print(f"  {n:>5}  {source}")
         for item in unsupported:
-            out.print(f"not run: {item['rule']}: {item['reason']}", soft_wrap=True, markup=False)
+            where = f" ({item['path']})" if item["path"] else ""
+            out.print(
+                f"not run: {item['rule']}{where}: {item['reason']}", soft_wrap=True, markup=False
+            )
         for err in pack.errors:
             out.print(f"error: {err}", soft_wrap=True, markup=False)
     if pack.errors:

@@ -84,10 +84,19 @@ def load_pack(
         # load error is what the operator must see.)
         _check_disabled(disabled, everything)
     pack.compiled = [r for r in rules if isinstance(r, CompiledRule)]
-    pack.unsupported = [r for r in rules if isinstance(r, Unsupported)]
+    pack.unsupported = [r for r in rules if isinstance(r, Unsupported) and not r.broken]
     pack.quiet = set(built.quiet)
     pack.correlations = [c for c in correlations if isinstance(c, CorrelationSpec)]
-    pack.refused = [c for c in correlations if isinstance(c, UnsupportedCorrelation)]
+    pack.refused = [
+        c for c in correlations if isinstance(c, UnsupportedCorrelation) and not c.broken
+    ]
+    # A broken rule (undefined selection, unknown vigil: option, impossible condition) is
+    # an error of its file, like one pySigma refuses to load: never only "not run".
+    pack.errors += [
+        RuleLoadError(r.path or "<text>", f"{r.title}: {r.reason}")
+        for r in [*rules, *correlations]
+        if isinstance(r, Unsupported | UnsupportedCorrelation) and r.broken
+    ]
     if overrides:
         pack.correlations = _apply_overrides(pack, overrides)
     return pack

@@ -150,11 +150,16 @@ class UnsupportedCorrelation:
     title: str
     reason: str
     path: str | None = None
+    # The rule itself is wrong (it references nothing, its condition can never be true),
+    # a load error rather than valid Sigma vigil does not run (a chain, a value_sum).
+    broken: bool = False
 
     @classmethod
-    def of(cls, rule: SigmaCorrelationRule, reason: str) -> UnsupportedCorrelation:
+    def of(
+        cls, rule: SigmaCorrelationRule, reason: str, *, broken: bool = False
+    ) -> UnsupportedCorrelation:
         path = str(rule.source.path) if rule.source is not None else None
-        return cls(str(rule.title), reason, path)
+        return cls(str(rule.title), reason, path, broken)
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
@@ -162,7 +167,12 @@ class UnsupportedCorrelation:
 
 
 class _Refused(Exception):
-    """Internal: carries the reason a rule is refused up to spec_from_sigma."""
+    """Internal: carries the reason a rule is refused up to spec_from_sigma: valid
+    Sigma that vigil does not run."""
+
+
+class _Broken(_Refused):
+    """Internal: the rule is refused because it is wrong, whoever runs it."""
 
 
 def relax_range_conditions(documents: Iterable[Any]) -> list[Any]:
@@ -212,29 +222,29 @@ def spec_from_sigma(rule: SigmaCorrelationRule) -> CorrelationSpec | Unsupported
     try:
         return _build(rule)
     except _Refused as e:
-        return UnsupportedCorrelation.of(rule, str(e))
+        return UnsupportedCorrelation.of(rule, str(e), broken=isinstance(e, _Broken))
 
 
 def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
     if rule.errors:
-        raise _Refused(f"rule has errors: {rule.errors[0]}")
+        raise _Broken(f"rule has errors: {rule.errors[0]}")
     kind = _kind(rule.type)
     if not isinstance(rule.condition, _pysigma().SigmaCorrelationCondition):
         raise _Refused("extended (boolean expression) correlation conditions are not supported")
     refs = rule.referenced_rules or rule.rules or []
     if not refs:
-        raise _Refused("the correlation references no rules")
+        raise _Broken("the correlation references no rules")
     references = [r.reference for r in refs]
     if kind is not CorrelationKind.TEMPORAL_ORDERED and len(set(references)) != len(references):
-        raise _Refused(f"a rule is listed twice in 'rules' of a {kind} correlation")
+        raise _Broken(f"a rule is listed twice in 'rules' of a {kind} correlation")
     group_by = tuple(rule.group_by or ())
     if len(set(group_by)) != len(group_by):
-        raise _Refused("a field is listed twice in 'group-by'")
+        raise _Broken("a field is listed twice in 'group-by'")
     aliases = _aliases(rule)
     fieldref = rule.condition.fieldref
     value_field = fieldref if isinstance(fieldref, str) else None
     if kind is CorrelationKind.VALUE_COUNT and value_field is None:
-        raise _Refused("value_count needs one 'field' in its condition")
+        raise _Broken("value_count needs one 'field' in its condition")
     if kind is not CorrelationKind.VALUE_COUNT:
         value_field = None
     rules = tuple(_ref(r, group_by, value_field, aliases) for r in refs)
@@ -254,7 +264,7 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
         author=str(rule.author) if rule.author else None,
     )
     if not spec.possible:
-        raise _Refused(f"condition {spec.describe()} can never be true")
+        raise _Broken(f"condition {spec.describe()} can never be true")
     return spec
 
 
@@ -280,7 +290,7 @@ def _ref(
 ) -> RuleRef:
     target = getattr(ref, "rule", None)
     if target is None:
-        raise _Refused(f"referenced rule {ref.reference!r} is not in the collection")
+        raise _Broken(f"referenced rule {ref.reference!r} is not in the collection")
     if not isinstance(target, _pysigma().SigmaRule):
         raise _Refused(
             f"referenced rule {ref.reference!r} is a correlation; chains are not supported"
@@ -295,7 +305,7 @@ def _ref(
         for k in keys:
             if k in mapping:
                 return mapping[k]
-        raise _Refused(f"alias {field!r} names no field for rule {ref.reference!r}")
+        raise _Broken(f"alias {field!r} names no field for rule {ref.reference!r}")
 
     return RuleRef(
         reference=ref.reference,
@@ -315,17 +325,17 @@ def _bounds(rule: SigmaCorrelationRule) -> tuple[Bound, ...]:
     elif isinstance(full, dict):
         items = {k: v for k, v in full.items() if k not in ("field", "percentile")}
     else:
-        raise _Refused("the condition must be a mapping")
+        raise _Broken("the condition must be a mapping")
     bounds: list[Bound] = []
     for op, value in items.items():
         if op not in _OPS:
-            raise _Refused(f"condition operator {op!r} is not supported (use gt/gte/lt/lte/eq)")
+            raise _Broken(f"condition operator {op!r} is not supported (use gt/gte/lt/lte/eq)")
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
             or not math.isfinite(value)
         ):
-            raise _Refused(f"condition value {value!r} is not a number")
+            raise _Broken(f"condition value {value!r} is not a number")
         bounds.append(Bound(op, float(value)))  # type: ignore[arg-type]
     return tuple(bounds)
 

@@ -190,9 +190,14 @@ class CompiledRule(_FromRuleFile):
 
 @dataclass(frozen=True, eq=False)
 class Unsupported(_FromRuleFile):
+    """A rule vigil does not run, and why. `broken`: the rule itself is wrong (an
+    undefined selection, an unknown `vigil:` option), a load error rather than valid
+    Sigma that vigil cannot evaluate (a modifier or logsource it lacks)."""
+
     meta: RuleMeta
     reason: str
     source: SigmaRule | None = field(default=None, repr=False)
+    broken: bool = False
 
     @property
     def path(self) -> str | None:

@@ -46,6 +46,10 @@ OPTIONS_KEY = "vigil"
 _OPTIONS = frozenset({"entity"})
 
 
+class InvalidOption(Exception):
+    """The rule's `vigil:` options are wrong (a typo, a wrong shape): the rule is broken."""
+
+
 def compile_rule(rule: SigmaRule, logsource: Logsource | None = None) -> CompiledRule | Unsupported:
     """Compile one rule's detection, or say why vigil cannot evaluate it.
 
@@ -53,7 +57,7 @@ def compile_rule(rule: SigmaRule, logsource: Logsource | None = None) -> Compile
     over a source it was not written for, e.g. hunting in JSON lines).
     """
     if rule.errors:
-        return Unsupported(RuleMeta.of(rule), f"rule has errors: {rule.errors[0]}")
+        return Unsupported(RuleMeta.of(rule), f"rule has errors: {rule.errors[0]}", broken=True)
     ls = rule.logsource
     logsource = logsource or find_logsource(ls.product, ls.category, ls.service)
     if logsource is None:
@@ -61,12 +65,15 @@ def compile_rule(rule: SigmaRule, logsource: Logsource | None = None) -> Compile
     try:
         entity = _entity_option(rule, logsource)
         trees = [_node(c.parsed, logsource) for c in rule.detection.parsed_condition]
+    except InvalidOption as e:
+        return Unsupported(RuleMeta.of(rule), str(e), broken=True)
     except UnsupportedValue as e:
         return Unsupported(RuleMeta.of(rule), str(e))
     except SigmaError as e:
         # pySigma parses conditions lazily: an undefined selection surfaces here. Its
         # str() appends the rule's path, which Unsupported already carries.
-        return Unsupported(RuleMeta.of(rule), str(e.args[0]) if e.args else type(e).__name__)
+        reason = str(e.args[0]) if e.args else type(e).__name__
+        return Unsupported(RuleMeta.of(rule), reason, broken=True)
     condition = trees[0] if len(trees) == 1 else AnyOf(tuple(trees))
     return CompiledRule(
         RuleMeta.of(rule), rule_key(rule), rule_name(rule), logsource, condition, entity, rule
@@ -84,16 +91,16 @@ def _entity_option(rule: SigmaRule, logsource: Logsource) -> tuple[str, ...] | N
     if options is None:
         return None
     if not isinstance(options, dict):
-        raise UnsupportedValue(f"'{OPTIONS_KEY}:' must be a mapping of options")
+        raise InvalidOption(f"'{OPTIONS_KEY}:' must be a mapping of options")
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
-        raise UnsupportedValue(f"unknown '{OPTIONS_KEY}:' option(s): {', '.join(unknown)}")
+        raise InvalidOption(f"unknown '{OPTIONS_KEY}:' option(s): {', '.join(unknown)}")
     entity = options.get("entity")
     if entity is None:
         return None
     names = [entity] if isinstance(entity, str) else entity
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise UnsupportedValue(f"'{OPTIONS_KEY}: entity' must be a field name or a list of them")
+        raise InvalidOption(f"'{OPTIONS_KEY}: entity' must be a field name or a list of them")
     return tuple(_map_field(n, logsource) for n in names)
 
 
