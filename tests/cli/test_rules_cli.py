@@ -166,6 +166,21 @@ def test_rules_test_shows_matches_and_alerts(tmp_path: Path) -> None:
     assert f"auth.log:5  Failed password for root from {ATTACKER}" in result.stdout
 
 
+def test_rules_test_reads_logs_as_analyze_does(tmp_path: Path) -> None:
+    """The configuration's time zone applies to `rules test` as to `analyze` (10:00 in
+    Berlin is 09:00 UTC), and a misspelt parser option is refused the same way."""
+    config = tmp_path / "vigil.yaml"
+    config.write_text("timezone: Europe/Berlin\n")
+    log = str(_auth_log(tmp_path, 5))
+    args = ["--config", str(config), "rules", "test", "--rules", RULES, "--year", "2026"]
+    result = runner.invoke(app, [*args, "ssh_bruteforce_test", log])
+    assert result.exit_code == 0, result.output
+    assert "2026-11-22 09:00:00" in result.stdout and "09:04:00" in result.stdout
+    typo = runner.invoke(app, [*args, "-o", "delimeter=;", "ssh_bruteforce_test", log])
+    assert typo.exit_code == ExitCode.USAGE
+    assert "unknown parser option 'delimeter'" in typo.stderr
+
+
 def test_rules_test_unknown_rule(tmp_path: Path) -> None:
     """Naming a rule that is not loaded is a usage error listing what is."""
     result = runner.invoke(app, ["rules", "test", "--rules", RULES, "nope", str(tmp_path)])

@@ -51,18 +51,7 @@ def run_analyze(
     notify: bool,
 ) -> None:
     config = state.config
-    tz = tz or config.timezone
-    _check_tz(tz)
-    if year is not None and not 1970 <= year <= 2200:
-        raise UsageError(f"--year {year} is out of range (1970-2200)")
-    options = AnalyzeOptions(
-        format=fmt,
-        year=year,
-        tz=tz,
-        parser_options=_parser_options(mapping, parser_option),
-        format_options={name: s.as_options() for name, s in config.parsers.items()},
-    )
-    check_parser_options(options.parser_options, options.format_options, fmt)
+    options = input_options(fmt, year, tz, mapping, parser_option)
     inputs = expand_inputs(paths)
     pack = rule_pack_from_config(
         config,
@@ -114,6 +103,31 @@ def run_analyze(
         # The others were analysed and reported; a cron job still learns of the one lost.
         unread = sum(1 for f in report.files if f.error)
         raise InputDataError(f"{unread} of {len(report.files)} inputs could not be read in full")
+
+
+def input_options(
+    fmt: str | None,
+    year: int | None,
+    tz: str | None,
+    mapping: list[str] | None,
+    parser_option: list[str] | None,
+) -> AnalyzeOptions:
+    """How to read the inputs, from the command line over the configuration (checked
+    before any input is read): what `analyze` and `rules test` share."""
+    config = state.config
+    tz = tz or config.timezone
+    _check_tz(tz)
+    if year is not None and not 1970 <= year <= 2200:
+        raise UsageError(f"--year {year} is out of range (1970-2200)")
+    options = AnalyzeOptions(
+        format=fmt,
+        year=year,
+        tz=tz,
+        parser_options=_parser_options(mapping, parser_option),
+        format_options={name: s.as_options() for name, s in config.parsers.items()},
+    )
+    check_parser_options(options.parser_options, options.format_options, fmt)
+    return options
 
 
 def _late_warnings(report: AnalysisReport) -> list[str]:

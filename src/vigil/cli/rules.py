@@ -201,27 +201,42 @@ def try_rule(
     rule: Annotated[str, typer.Argument(help="Rule name or id (bundled, configured or --rules).")],
     logs: Annotated[list[str], typer.Argument(help="Log files to run it on.")],
     rules: Annotated[list[str] | None, typer.Option("--rules", "-r", help="More rules.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", "-f")] = None,
-    year: Annotated[int | None, typer.Option("--year")] = None,
-    tz: Annotated[str, typer.Option("--tz")] = "UTC",
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="Read every log as FORMAT.")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Year of syslog timestamps that carry none.")
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="Zone of timestamps without one (default: config, else UTC)."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="CSV column to field, COLUMN=FIELD (repeatable)."),
+    ] = None,
+    parser_option: Annotated[
+        list[str] | None,
+        typer.Option("--parser-option", "-o", help="Parser option KEY=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
-    """Run one rule (and the rules it correlates) over logs: its matches and its alerts."""
+    """Run one rule (and the rules it correlates) over logs: its matches and its alerts.
+    The logs are read as `vigil analyze` reads them (the same options and configuration)."""
     from rich.console import Console  # noqa: PLC0415
 
+    from vigil.cli.analyze import input_options  # noqa: PLC0415
     from vigil.detect.factory import detection_stage, rule_pack_from_config  # noqa: PLC0415
-    from vigil.pipeline.analyze import AnalyzeOptions, analyze  # noqa: PLC0415
+    from vigil.pipeline.analyze import analyze  # noqa: PLC0415
     from vigil.sources.files import expand_inputs  # noqa: PLC0415
 
+    options = input_options(fmt, year, tz, mapping, parser_option)
     full = rule_pack_from_config(state.config, rules or [], cache_dir=state.state_dir / "cache")
     pack = _only(full, rule)
     clock = SystemClock()
+    options.clock = clock
     stage = detection_stage(state.config, pack, clock, None)
     recorder = _Recorder(stage, {r.key for r in pack.compiled})
-    report = analyze(
-        expand_inputs(logs),
-        AnalyzeOptions(format=fmt, year=year, tz=tz, clock=clock),
-        sinks=[stage, recorder],
-    )
+    report = analyze(expand_inputs(logs), options, sinks=[stage, recorder])
     out = Console(highlight=False)
     out.print(f"{report.lines:,} lines, {report.events:,} events, {report.rejected:,} rejected")
     for compiled in pack.compiled:
