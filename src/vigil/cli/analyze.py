@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil.alerts.documents import write_json
-from vigil.cli.common import print_error, state, stderr
+from vigil.cli.common import print_error, state, stderr, stdout
 from vigil.cli.respond import delivery_warnings, notify_run, raise_if_failed, respond_to_run
 from vigil.clock import SystemClock
 from vigil.detect.factory import detection_stage, rule_pack_from_config
@@ -147,15 +147,10 @@ def _emit(report: AnalysisReport, as_json: bool) -> None:
         write_json(report.to_json(), sys.stdout)
         return
     # Tables only for people: a --json run never loads rich's renderers.
-    from rich.console import Console  # noqa: PLC0415
-
     from vigil.cli.render import render_summary  # noqa: PLC0415
     from vigil.cli.respond import render_actions  # noqa: PLC0415
 
-    # Piped or captured output has no terminal width; rich would assume 80 columns and
-    # fold every address in two.
-    width = None if sys.stdout.isatty() else 132
-    console = Console(highlight=False, width=width)
+    console = stdout()
     render_summary(report, console)
     if "actions" in report.sections:
         render_actions(report.sections["actions"], console)

@@ -55,6 +55,17 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+def stdout(width: int = 132) -> Console:
+    """The console of tables and reports: the terminal's width, or `width` when the
+    output is piped or captured (rich would assume 80 columns and fold names and
+    addresses in two)."""
+    import sys  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415 - see `stderr`
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else width)
+
+
 def print_error(message: str) -> None:
     """One line on stderr, printed as written (no markup, never folded)."""
     stderr().print(message, markup=False, soft_wrap=True)

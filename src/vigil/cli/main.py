@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from vigil import __version__
-from vigil.cli.common import handles_errors, state
+from vigil.cli.common import handles_errors, state, stdout
 from vigil.cli.notify import notify_app
 from vigil.cli.respond import register
 from vigil.cli.rules import rules_app
@@ -155,7 +155,6 @@ def analyze_cmd(
 @app.command()
 def formats() -> None:
     """List the log formats vigil reads."""
-    from rich.console import Console  # noqa: PLC0415 - see vigil.cli.common
     from rich.table import Table  # noqa: PLC0415
 
     from vigil.parsers.registry import PARSERS  # noqa: PLC0415
@@ -165,7 +164,7 @@ def formats() -> None:
     table.add_column("what it reads")
     for name, cls in sorted(PARSERS.items()):
         table.add_row(name, cls.summary)
-    Console().print(table)
+    stdout().print(table)
 
 
 @app.command()
@@ -189,7 +188,6 @@ def suppressions(
         ]
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    from rich.console import Console  # noqa: PLC0415 - see vigil.cli.common
     from rich.table import Table  # noqa: PLC0415
 
     table = Table(
@@ -205,7 +203,7 @@ def suppressions(
             s.expires.isoformat() if s.expires else "never",
             "active" if s.active(now) else "[dim]expired[/]",
         )
-    Console().print(table)
+    stdout().print(table)
 
 
 def main() -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vigil.cli.common import handles_errors, state
+from vigil.cli.common import handles_errors, state, stdout
 from vigil.clock import SystemClock
 from vigil.errors import ResponderError
 
@@ -35,10 +35,8 @@ def _notifier() -> tuple[Notifier, StateDB]:
 
 
 def _console() -> Console:
-    from rich.console import Console  # noqa: PLC0415
-
-    # Captured or piped output has no width; rich would fold long errors at 80 columns.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    # Long errors (a receiver's answer) stay on one line.
+    return stdout(160)
 
 
 @notify_app.command("test")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli.common import handles_errors, state
+from vigil.cli.common import handles_errors, state, stdout
 from vigil.clock import SystemClock
 from vigil.errors import ResponderError, UsageError
 
@@ -312,10 +312,7 @@ def _write(doc: Any) -> None:
 
 
 def _console() -> Console:
-    from rich.console import Console  # noqa: PLC0415
-
-    # Piped output has no terminal width; a fixed one keeps addresses on one line.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+    return stdout()
 
 
 def respond_to_run(alerts: Iterable[Alert], db: StateDB, *, apply: bool) -> list[Action]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli.common import handles_errors, state
+from vigil.cli.common import handles_errors, state, stdout
 from vigil.clock import SystemClock
 from vigil.errors import UsageError
 
@@ -108,7 +108,6 @@ def list_rules(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     table = Table(title=f"Rules ({len(pack.names)} run)", title_justify="left")
@@ -123,9 +122,9 @@ def list_rules(
             r["threshold"] or "",
             r["status"],
         )
-    Console().print(table)
+    stdout().print(table)
     for name in pack.disabled:
-        Console().print(f"[dim]disabled in config: {name}[/]")
+        stdout().print(f"[dim]disabled in config: {name}[/]")
 
 
 @rules_app.command("check")
@@ -155,9 +154,7 @@ def check_rules(
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        from rich.console import Console  # noqa: PLC0415
-
-        out = Console(highlight=False)
+        out = stdout()
         out.print(f"{doc['rules']} rules and {doc['correlations']} correlations compile")
         for source, n in by_source.most_common():
             out.print(f"  {n:>5}  {source}")
@@ -222,7 +219,6 @@ def try_rule(
 ) -> None:
     """Run one rule (and the rules it correlates) over logs: its matches and its alerts.
     The logs are read as `vigil analyze` reads them (the same options and configuration)."""
-    from rich.console import Console  # noqa: PLC0415
 
     from vigil.cli.analyze import input_options  # noqa: PLC0415
     from vigil.detect.factory import detection_stage, rule_pack_from_config  # noqa: PLC0415
@@ -237,7 +233,7 @@ def try_rule(
     stage = detection_stage(state.config, pack, clock, None)
     recorder = _Recorder(stage, {r.key for r in pack.compiled})
     report = analyze(expand_inputs(logs), options, sinks=[stage, recorder])
-    out = Console(highlight=False)
+    out = stdout()
     out.print(f"{report.lines:,} lines, {report.events:,} events, {report.rejected:,} rejected")
     for compiled in pack.compiled:
         _show_rule(out, compiled, recorder)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli.common import handles_errors, state
+from vigil.cli.common import handles_errors, state, stdout
 from vigil.errors import UsageError
 
 # The live monitor (asyncio, the network sources) and rich are imported by the commands:
@@ -74,9 +74,7 @@ def status_cmd(
     if as_json:
         sys.stdout.write(json.dumps(doc, default=str) + "\n")
         return
-    from rich.console import Console  # noqa: PLC0415
-
-    _render(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 132))
+    _render(doc, stdout())
 
 
 def _render(doc: dict[str, Any], console: Console) -> None:
