@@ -224,3 +224,16 @@ def test_an_empty_or_blank_input_is_not_an_error(tmp_path: Path) -> None:
         result = runner.invoke(app, ["analyze", "--json", str(path)])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["events"] == 0
+
+
+def test_a_date_in_year_9999_is_a_reject_not_a_crash(tmp_path: Path) -> None:
+    """The pack's windows never see an event time they cannot add a timespan to."""
+    log = tmp_path / "access.log"
+    log.write_text(
+        '203.0.113.7 - - [31/Dec/9999:23:59:59 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+        '203.0.113.7 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+    )
+    result = runner.invoke(app, ["analyze", "--json", str(log)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["events"], doc["rejected"]) == (1, 1)

@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -17,6 +18,11 @@ from vigil.sources.files import Chunk
 
 UNKNOWN_FORMAT = "format not recognised (no parser accepts the file's first lines; try --format)"
 NO_TIMESTAMP = "missing or invalid timestamp"
+# The event times vigil takes (as `--year` does): a date in year 0 or 9999 is a broken
+# clock or a hostile line, and would overflow the windows' arithmetic.
+FIRST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+END_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+OUT_OF_RANGE = "timestamp out of range (years 1970-2199)"
 OVERLONG = "line too long"
 
 
@@ -156,14 +162,21 @@ def parse_lines(parser: LineParser, frame: pl.DataFrame) -> ParseResult:
 
 
 def _timestamped(result: ParseResult) -> ParseResult:
-    """An event without a valid timestamp becomes a reject."""
+    """An event without a valid timestamp, or with one outside the years vigil takes,
+    becomes a reject."""
     rejects = [empty_rejects(), result.rejects.cast({F.LOG_FILE_LINE: pl.UInt64})]
     events = result.events
-    # Filtering copies every column: only when some event has no timestamp.
+    ts = pl.col(F.TIMESTAMP)
+    # Filtering copies every column: only when some event needs it.
     if events.get_column(F.TIMESTAMP).has_nulls():
-        no_ts = pl.col(F.TIMESTAMP).is_null()
         rejects.append(
-            events.filter(no_ts).select(F.LOG_FILE_LINE, pl.lit(NO_TIMESTAMP).alias(REASON))
+            events.filter(ts.is_null()).select(F.LOG_FILE_LINE, pl.lit(NO_TIMESTAMP).alias(REASON))
         )
-        events = events.filter(~no_ts)
+        events = events.filter(ts.is_not_null())
+    within = ts.is_between(FIRST_TIME, END_TIME, closed="left")
+    if events.height and not events.select(within.all()).item():
+        rejects.append(
+            events.filter(~within).select(F.LOG_FILE_LINE, pl.lit(OUT_OF_RANGE).alias(REASON))
+        )
+        events = events.filter(within)
     return ParseResult(events, pl.concat(rejects), result.skipped)
