@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from vigil.errors import UsageError
 from vigil.parsers.firewall import FirewallParser
 from vigil.parsers.registry import PARSERS
-from vigil.pipeline.analyze import AnalyzeOptions, analyze
+from vigil.pipeline.analyze import AnalyzeOptions, _block_bytes, analyze
 from vigil.pipeline.chunks import UNKNOWN_FORMAT
 from vigil.pipeline.sinks import RejectWriter
 from vigil.schema.fields import CORE_FIELDS, F
@@ -379,3 +379,35 @@ def test_a_parser_fault_is_reported_and_the_next_input_goes_on(
     assert "RuntimeError: boom" in errors[0]
     assert report.files[1].error is None
     assert report.files[1].rejected == 1
+
+
+def test_a_pipe_is_read_from_its_first_byte(tmp_path: Path) -> None:
+    """A named pipe (what `<(zcat old.gz)` gives) cannot be reopened: sniffing its first
+    lines must not cost them."""
+    fifo = tmp_path / "feed"
+    os.mkfifo(fifo)
+    lines = FW * 200
+
+    def feed() -> None:
+        with fifo.open("w") as f:
+            f.write(lines)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    other = tmp_path / "fw.log"
+    other.write_text(FW)
+    report = analyze([str(fifo), str(other)], AnalyzeOptions())
+    writer.join()
+    assert [(f.lines, f.events, f.rejected) for f in report.files] == [(400, 400, 0), (2, 2, 0)]
+
+
+def test_small_and_overlapping_inputs_read_small_blocks(tmp_path: Path) -> None:
+    """An input is read in blocks no larger than itself, and smaller ones when other
+    inputs are open beside it (a directory of many logs of one day is open at once)."""
+    small, big = tmp_path / "small.log", tmp_path / "big.log"
+    small.write_text(FW)
+    big.write_bytes(b"x" * (3 << 20))
+    assert _block_bytes(str(small), 8 << 20, 0) == 64 << 10
+    assert _block_bytes(str(big), 8 << 20, 0) == (3 << 20) + 1
+    assert _block_bytes(str(big), 8 << 20, 3) == 2 << 20
+    assert _block_bytes(str(big), 8 << 20, 100) == 1 << 20

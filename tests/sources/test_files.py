@@ -71,6 +71,25 @@ class TestExpandInputs:
 
 
 class TestLineReader:
+    def test_head_lines_read_past_a_long_first_line(self, tmp_path: Path) -> None:
+        """Sniffing sees the first lines even behind a first line of 100 KB (a Suricata
+        stats record), and chunks still start at line 1."""
+        path = tmp_path / "eve.json"
+        path.write_text("x" * 100_000 + "\n" + "".join(f"line {i}\n" for i in range(100)))
+        with LineReader(str(path)) as reader:
+            head = reader.head_lines(64)
+            assert len(head) == 64 and head[1] == "line 0"
+            first = next(reader.chunks())
+            assert first.first_line == 1 and first.lines[1] == "line 0"
+
+    def test_utf8_byte_order_mark_is_not_part_of_the_first_line(self, tmp_path: Path) -> None:
+        """A BOM (Windows tools write one) is dropped, for sniffing and for parsing."""
+        path = tmp_path / "a.log"
+        path.write_bytes(b"\xef\xbb\xbfone\ntwo\n")
+        with LineReader(str(path)) as reader:
+            assert reader.head_lines() == ["one", "two", ""]
+        assert _read(path)[0] == ["one", "two"]
+
     def test_line_numbers_across_chunks(self, tmp_path: Path) -> None:
         """Small blocks split the file into many chunks; line numbers stay exact."""
         path = tmp_path / "a.log"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -88,7 +90,7 @@ def analyze(
                 # the same hours) parse on this thread, so memory grows by one chunk
                 # per further input, not by a pipeline of chunks.
                 workers = options.parse_workers if len(reading) < _THREADED_INPUTS else 0
-                if _guarded(item, on_error, partial(item.open, workers)):
+                if _guarded(item, on_error, partial(item.open, workers, len(reading))):
                     reading.append(item)
             elif current is not None:
                 if not _guarded(current, on_error, partial(current.step, rejects, merge)):
@@ -111,6 +113,22 @@ _THREADED_INPUTS = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _block_bytes(origin: str, block: int, beside: int) -> int:
+    """The reading block of an input: smaller when other inputs are open (each holds a
+    block and its events), and no larger than a small file (a directory of a few hundred
+    small logs of one day is open all at once)."""
+    if beside:
+        block = max(_SHARED_BLOCK, block // (beside + 1))
+    with contextlib.suppress(OSError):
+        if os.path.isfile(origin):
+            block = min(block, max(os.path.getsize(origin) + 1, _SMALL_BLOCK))
+    return block
+
+
+_SHARED_BLOCK = 1 << 20
+_SMALL_BLOCK = 64 << 10
+
+
 def _reached(reading: list[_Input], waiting: list[_Input]) -> datetime | None:
     """The time up to which every event has been read: the oldest position of an open
     input or the next input's first event (None: every input has been read)."""
@@ -125,7 +143,7 @@ class _Input:
     origin: str
     report: FileReport
     parser: LineParser | None
-    reader: LineReader | None  # stdin stays open from the survey on: it cannot be reopened
+    reader: LineReader | None  # open from the survey on when it cannot be reopened
     block_bytes: int
     # Earliest event time among its first lines (None: unknown, read first).
     first: datetime | None = None
@@ -138,10 +156,12 @@ class _Input:
         mark = self.front if self.front is not None else self.first
         return mark if mark is not None else _EPOCH
 
-    def open(self, workers: int) -> None:
+    def open(self, workers: int, beside: int) -> None:
+        """Start reading, with `workers` parsing threads, `beside` other inputs open."""
         if self.reader is None:
             self.reader = LineReader(self.origin, block_bytes=self.block_bytes)
             self.reader.open()
+        self.reader.block_bytes = _block_bytes(self.origin, self.block_bytes, beside)
         parser = self.parser
         # Parsing runs on worker threads beside the reading and the sinks (which take
         # the chunks in order on this thread): chunks are prepared several at once, and
@@ -218,9 +238,11 @@ def _survey(
     except BaseException:
         reader.close()
         raise
-    if origin != STDIN:
+    if origin != STDIN and os.path.isfile(origin):
+        # Reopened when its turn comes: a run over many files holds one open at a time.
         reader.close()
         return _Input(origin, fr, parser, None, block_bytes, first)
+    # stdin and pipes (`<(zcat old.gz)`) cannot be read twice: they stay open.
     reader.block_bytes = block_bytes
     return _Input(origin, fr, parser, reader, block_bytes, first)
 

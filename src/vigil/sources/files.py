@@ -28,6 +28,10 @@ STDIN = "-"
 DEFAULT_BLOCK_BYTES = 8 << 20
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 BINARY_PROBE_BYTES = 8192
+_BOM = b"\xef\xbb\xbf"
+# What sniffing reads at most of an input's start, in steps.
+HEAD_MAX_BYTES = 1 << 20
+_HEAD_STEP = 64 << 10
 # Bytes of an overlong line that are kept for the reject report.
 OVERLONG_KEEP_BYTES = 1024
 
@@ -189,10 +193,22 @@ class LineReader:
         self._raw = self._stream = None
 
     def head_lines(self, n: int = 64) -> list[str]:
-        """The first lines of the input, for sniffing its format, without consuming them."""
-        text = self._pending.decode("utf-8", "replace")
-        lines = text.split("\n")
-        if len(self._pending) >= BINARY_PROBE_BYTES:
+        """The first `n` lines of the input (up to `HEAD_MAX_BYTES` of it), for sniffing its
+        format, without consuming them: a long first line (a Suricata stats record, an 8 KB
+        request) must not leave the sniffer nothing to look at."""
+        assert self._stream is not None, "LineReader.head_lines() before open()"
+        ended = False
+        while self._pending.count(b"\n") < n and len(self._pending) < HEAD_MAX_BYTES:
+            try:
+                more = self._stream.read(_HEAD_STEP)
+            except _DAMAGED as e:
+                raise SourceError(f"{self.origin}: read failed at its start: {e}") from e
+            if not more:
+                ended = True
+                break
+            self._pending += more
+        lines = self._pending.removeprefix(_BOM).decode("utf-8", "replace").split("\n")
+        if not ended:
             lines = lines[:-1]  # the last one may be cut
         return [ln.rstrip("\r") for ln in lines[:n]]
 
@@ -202,7 +218,8 @@ class LineReader:
         # One buffer for the whole input, read into in place: a fresh bytes object per
         # block, sliced and concatenated with the previous block's tail, cost three
         # copies of every byte (more than splitting the lines).
-        buf = bytearray(self._pending)
+        # A UTF-8 byte order mark (Windows tools write one) is not part of the first line.
+        buf = bytearray(self._pending.removeprefix(_BOM))
         have = len(buf)
         self._pending = b""
         eof = False
