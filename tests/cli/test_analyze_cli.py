@@ -237,3 +237,14 @@ def test_a_date_in_year_9999_is_a_reject_not_a_crash(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["events"], doc["rejected"]) == (1, 1)
+
+
+def test_rejects_file_may_not_be_an_input(tmp_path: Path) -> None:
+    """--rejects naming an input (or a file inside an analysed directory) is refused
+    before it is opened for writing: the log is left as it was."""
+    log = _fw(tmp_path)
+    for target in (log, tmp_path / "fw.log"):
+        result = runner.invoke(app, ["analyze", "--rejects", str(target), str(tmp_path)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert "is one of the inputs" in result.stderr
+    assert log.read_text() == FW

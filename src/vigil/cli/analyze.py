@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,6 +53,8 @@ def run_analyze(
     config = state.config
     options = input_options(fmt, year, tz, mapping, parser_option)
     inputs = expand_inputs(paths)
+    if rejects is not None:
+        _refuse_overwriting_an_input(rejects, inputs)
     pack = rule_pack_from_config(
         config,
         rules or [],
@@ -103,6 +105,14 @@ def run_analyze(
         # The others were analysed and reported; a cron job still learns of the one lost.
         unread = sum(1 for f in report.files if f.error)
         raise InputDataError(f"{unread} of {len(report.files)} inputs could not be read in full")
+
+
+def _refuse_overwriting_an_input(rejects: Path, inputs: list[str]) -> None:
+    """--rejects is opened for writing before the inputs are read: never one of them."""
+    for origin in inputs:
+        with suppress(OSError):  # a rejects file that does not exist yet is no input
+            if origin != STDIN and os.path.samefile(origin, rejects):
+                raise UsageError(f"--rejects {rejects} is one of the inputs; write it elsewhere")
 
 
 def input_options(

@@ -16,7 +16,7 @@ def record_run(
         cur.execute(
             "INSERT INTO runs (started_at, finished_at, command, lines, events, rejected)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (stamp, stamp, command, report.lines, report.events, report.rejected),
+            (stamp, stamp, _text(command), report.lines, report.events, report.rejected),
         )
         run_id = int(cur.lastrowid or 0)
         cur.executemany(
@@ -24,16 +24,22 @@ def record_run(
             [
                 (
                     run_id,
-                    f.path,
+                    _text(f.path),
                     f.format,
                     f.lines,
                     f.events,
                     f.rejected,
                     f.first_event.isoformat() if f.first_event else None,
                     f.last_event.isoformat() if f.last_event else None,
-                    f.error,
+                    _text(f.error) if f.error else None,
                 )
                 for f in report.files
             ],
         )
     return run_id
+
+
+def _text(value: str) -> str:
+    """A path as SQLite can store it: bytes of a file name that are not UTF-8 (which
+    Python holds as lone surrogates) written as `\\xNN`."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
