@@ -181,6 +181,17 @@ def test_rules_test_reads_logs_as_analyze_does(tmp_path: Path) -> None:
     assert "unknown parser option 'delimeter'" in typo.stderr
 
 
+def test_rules_test_names_a_log_it_cannot_read(tmp_path: Path) -> None:
+    """A binary log is an error line and exit 65, after what the readable logs gave."""
+    binary = tmp_path / "core.bin"
+    binary.write_bytes(b"\x7fELF\x00\x00" + bytes(range(256)))
+    args = ["rules", "test", "--rules", RULES, "--year", "2026", "ssh_bruteforce_test"]
+    result = runner.invoke(app, [*args, str(_auth_log(tmp_path, 5)), str(binary)])
+    assert result.exit_code == ExitCode.DATA_ERROR
+    assert "1 alert(s)" in result.stdout
+    assert "core.bin looks binary" in result.stderr
+
+
 def test_rules_test_unknown_rule(tmp_path: Path) -> None:
     """Naming a rule that is not loaded is a usage error listing what is."""
     result = runner.invoke(app, ["rules", "test", "--rules", RULES, "nope", str(tmp_path)])

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli.common import handles_errors, state, stdout
+from vigil.cli.common import handles_errors, print_error, state, stdout
 from vigil.clock import SystemClock
-from vigil.errors import UsageError
+from vigil.errors import InputDataError, UsageError
 
 # The rule engine (polars, pySigma's models), the pipeline and rich are imported by the
 # commands: this module is imported by every `vigil` command (see vigil.cli.common).
@@ -232,7 +232,8 @@ def try_rule(
     options.clock = clock
     stage = detection_stage(state.config, pack, clock, None)
     recorder = _Recorder(stage, {r.key for r in pack.compiled})
-    report = analyze(expand_inputs(logs), options, sinks=[stage, recorder])
+    errors: list[str] = []
+    report = analyze(expand_inputs(logs), options, sinks=[stage, recorder], on_error=errors.append)
     out = stdout()
     out.print(f"{report.lines:,} lines, {report.events:,} events, {report.rejected:,} rejected")
     for compiled in pack.compiled:
@@ -252,6 +253,10 @@ def try_rule(
         )
         for e in a.evidence[:SHOW_MATCHES]:
             out.print(f"    {e.path}:{e.line}  {e.message}", soft_wrap=True, markup=False)
+    for message in errors:
+        print_error(f"error: {message}")
+    if errors:
+        raise InputDataError(f"{len(errors)} of {len(report.files)} logs could not be read in full")
 
 
 def _show_rule(out: Console, compiled: CompiledRule, recorder: _Recorder) -> None:
