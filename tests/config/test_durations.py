@@ -26,7 +26,7 @@ def test_parse(text: object, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["10 minutes", "-5m", "", "h", True])
+@pytest.mark.parametrize("text", ["10 minutes", "-5m", "", "h", True, float("nan"), "1e5"])
 def test_invalid(text: object) -> None:
     """Anything else is refused with the expected form in the message."""
     with pytest.raises(ValueError, match="duration"):
@@ -41,3 +41,21 @@ def test_round_trip() -> None:
         "90s",
         "2w",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["367d", "53w", "3000000d", "99999999999999d", "9" * 400, 10**400, float("inf"), 31622401],
+)
+def test_longer_than_366_days_is_refused(text: object) -> None:
+    """Past 366 days is a ValueError (a validation error), never an OverflowError."""
+    with pytest.raises(ValueError, match=r"is too long: a duration is at most 366d"):
+        parse_duration(text)
+
+
+def test_366_days_is_the_longest() -> None:
+    """366 days, written in any unit, is accepted (also as a timedelta)."""
+    longest = timedelta(days=366)
+    assert parse_duration("366d") == parse_duration(31622400) == parse_duration(longest) == longest
+    with pytest.raises(ValueError, match="at most 366d"):
+        parse_duration(longest + timedelta(microseconds=1))

@@ -63,6 +63,29 @@ def test_parser_settings_become_options(tmp_path: Path) -> None:
             r"suppressions.0.match.source.ip: 192.0.2.0/33 is not a valid CIDR"
             r" \('33' is not a valid netmask\) \(at .*vigil.yaml:6:7\)",
         ),
+        (
+            "alerts:\n  throttle: 99999999999999d\n",
+            r"alerts.throttle: '99999999999999d' is too long: a duration is at most 366d"
+            r" \(at .*vigil.yaml:2:3\)",
+        ),
+        (
+            "rules:\n  overrides:\n    ssh_bruteforce: {timespan: 3000000d}\n",
+            r"rules.overrides.ssh_bruteforce.timespan: '3000000d' is too long"
+            r".* \(at .*vigil.yaml:3:22\)",
+        ),
+        (
+            "rules:\n  overrides:\n    ssh_bruteforce:\n      timespan: 0s\n",
+            r"rules.overrides.ssh_bruteforce.timespan: must be longer than 0 s"
+            r" \(at .*vigil.yaml:4:7\)",
+        ),
+        (
+            "rules:\n  overrides:\n    ssh_bruteforce: {timespan: 0.0000001s}\n",
+            r"timespan: must be longer than 0 s \(at .*vigil.yaml:3:22\)",
+        ),
+        (
+            "respond:\n  lookback: 9999999999w\n",
+            r"respond.lookback: '9999999999w' is too long.* \(at .*vigil.yaml:2:3\)",
+        ),
     ],
 )
 def test_errors_are_located(tmp_path: Path, text: str, message: str) -> None:

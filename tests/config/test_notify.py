@@ -140,3 +140,14 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     retry = RetrySettings(backoff=timedelta(seconds=30), max_backoff=timedelta(minutes=5))
     waits = [retry.delay(n).total_seconds() for n in range(1, 7)]
     assert waits == [30, 60, 120, 240, 300, 300]
+
+
+def test_backoff_of_days_reaches_its_cap_without_overflow() -> None:
+    """A long backoff doubled 30 times is capped by max_backoff, not an OverflowError."""
+    retry = RetrySettings(backoff=timedelta(days=2), max_backoff=timedelta(days=366))
+    assert [retry.delay(n) for n in (1, 2, 9, 40)] == [
+        timedelta(days=2),
+        timedelta(days=4),
+        timedelta(days=366),
+        timedelta(days=366),
+    ]

@@ -349,3 +349,31 @@ correlation:
     assert isinstance(result, UnsupportedCorrelation)
     assert "rule has errors: " in result.reason
     assert "without timespan" in result.reason
+
+
+@pytest.mark.parametrize("timespan", ["99999999999999d", "3000000d", "367d", "2y"])
+def test_a_timespan_past_366_days_is_a_broken_rule(timespan: str) -> None:
+    """A window longer than any vigil duration (366 days) is a load error, not an overflow."""
+    result = build(
+        f"""  type: event_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: {timespan}
+  condition: {{gte: 2}}"""
+    )
+    assert isinstance(result, UnsupportedCorrelation)
+    assert result.broken
+    assert f"timespan '{timespan}' is too long: a duration is at most 366d" in result.reason
+
+
+@pytest.mark.parametrize(("timespan", "days"), [("366d", 366), ("1y", 365.2425)])
+def test_a_timespan_of_up_to_366_days_is_kept(timespan: str, days: float) -> None:
+    """The longest window accepted is 366 days (Sigma's 1y is shorter)."""
+    spec = one(
+        f"""  type: event_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: {timespan}
+  condition: {{gte: 2}}"""
+    )
+    assert spec.timespan == timedelta(days=days)

@@ -19,7 +19,7 @@ from pydantic import (
 from vigil.alerts.gate import DEFAULT_THROTTLE
 from vigil.alerts.model import MAX_EVIDENCE
 from vigil.alerts.suppress import Suppression, cidr_problem
-from vigil.config.durations import Duration
+from vigil.config.durations import Duration, PositiveDuration
 from vigil.config.live import LiveSettings, Sources
 from vigil.config.notify import NotifySettings
 from vigil.config.respond import ResponderConfig, RespondSettings
@@ -103,7 +103,9 @@ class RuleOverride(Strict):
     threshold: int | None = Field(
         default=None, ge=1, description="new lower bound (gt/gte) of a correlation rule"
     )
-    timespan: Duration | None = Field(default=None, description="new window of a correlation rule")
+    timespan: PositiveDuration | None = Field(
+        default=None, description="new window of a correlation rule (0 s < timespan <= 366d)"
+    )
 
 
 class RuleSettings(Strict):

@@ -77,7 +77,11 @@ class RetrySettings(_Strict):
     def delay(self, failures: int) -> timedelta:
         """Wait after the `failures`-th failed attempt: doubling, capped."""
         factor = 2 ** min(max(failures - 1, 0), 30)
-        delay: timedelta = min(self.backoff * factor, self.max_backoff)
+        # Compared before multiplying: a backoff of a day or more times 2^30 is past
+        # timedelta's range (OverflowError), though max_backoff caps it far below.
+        if self.backoff > self.max_backoff / factor:
+            return self.max_backoff
+        delay: timedelta = self.backoff * factor
         return delay
 
 

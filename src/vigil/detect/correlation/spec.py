@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from vigil.config.durations import AT_MOST, MAX_SECONDS
 from vigil.detect.sigma.compiler import rule_name
 
 if TYPE_CHECKING:
@@ -249,6 +250,7 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
         value_field = None
     rules = tuple(_ref(r, group_by, value_field, aliases) for r in refs)
     bounds = _bounds(rule)
+    timespan = _timespan(rule)
     spec = CorrelationSpec(
         rule_id=str(rule.id) if rule.id is not None else str(rule.name or rule.title),
         name=rule_name(rule),
@@ -258,7 +260,7 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
         kind=kind,
         rules=rules,
         group_by=group_by,
-        timespan=timedelta(seconds=rule.timespan.seconds),
+        timespan=timespan,
         bounds=bounds,
         generate=bool(rule.generate),
         author=str(rule.author) if rule.author else None,
@@ -266,6 +268,17 @@ def _build(rule: SigmaCorrelationRule) -> CorrelationSpec:
     if not spec.possible:
         raise _Broken(f"condition {spec.describe()} can never be true")
     return spec
+
+
+def _timespan(rule: SigmaCorrelationRule) -> timedelta:
+    """The window, within the range every vigil duration has (pySigma already refuses
+    0 and negative ones): a longer one overflows the window arithmetic on event times."""
+    seconds = rule.timespan.seconds
+    if seconds <= 0:
+        raise _Broken(f"timespan {rule.timespan.spec!r} must be longer than 0 s")
+    if seconds > MAX_SECONDS:
+        raise _Broken(f"timespan {rule.timespan.spec!r} is too long: {AT_MOST}")
+    return timedelta(seconds=seconds)
 
 
 def _kind(t: SigmaCorrelationType) -> CorrelationKind:
