@@ -19,6 +19,7 @@ from vigil.sources.tail_file import (
     fingerprint,
     fingerprint_matches,
 )
+from vigil.sources.tail_scan import siblings
 
 
 class Clock:
@@ -327,3 +328,20 @@ def test_thread_delivers_until_stopped(tmp_path: Path) -> None:
     src.stop()
     assert sink.lines() == ["one"]
     assert src.stats().lines == 1
+
+
+def test_a_named_pipe_beside_a_followed_file_does_not_stall_the_scan(tmp_path: Path) -> None:
+    """Looking for rotated siblings, a named pipe with no writer is passed over at once
+    (opening it for reading would wait for a writer forever)."""
+    (tmp_path / "auth.log").write_text("x\n")
+    os.mkfifo(tmp_path / "pipe")
+    found: list[str] = []
+
+    def scan() -> None:
+        found.extend(c.path for c in siblings(str(tmp_path), set()))
+
+    worker = threading.Thread(target=scan, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert found == [str(tmp_path / "auth.log")]

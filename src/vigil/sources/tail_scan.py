@@ -41,7 +41,9 @@ def stat_or_none(path: str) -> os.stat_result | None:
 
 def candidate(path: str) -> Candidate | None:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # Non-blocking: opening a named pipe would otherwise wait for a writer, and
+        # anyone who can make one in a log directory could stall the source.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
     try:
