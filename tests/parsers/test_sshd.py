@@ -126,7 +126,7 @@ def test_hostile_lines_are_rejects_with_reasons_not_errors() -> None:
     assert events[7][F.EVENT_ACTION] == "ssh_login"
     assert events[8][F.EVENT_COUNT] == 1
     assert events[8][F.MESSAGE] == "message repeated 0 times: [ Failed password]"
-    assert events[9][F.EVENT_COUNT] == 1
+    assert (events[9][F.EVENT_COUNT], events[9][F.MESSAGE]) == (2**32 - 1, "x")
     assert events[10][F.LOG_SYSLOG_PRIORITY] is None
     assert events[6][F.PROCESS_PID] is None
 
@@ -181,3 +181,19 @@ def test_analyze_year_and_tz_options(tmp_path: Path) -> None:
     options = AnalyzeOptions(year=2019, tz="Asia/Tokyo", clock=FixedClock(NOW))
     report = analyze([str(path)], options)
     assert report.files[0].first_event == datetime(2019, 11, 22, 1, 0, 1, tzinfo=UTC)
+
+
+def test_a_repeat_count_past_uint32_is_held_at_its_largest_and_counted_whole(
+    tmp_path: Path,
+) -> None:
+    """`message repeated 99999999999 times` keeps its failures (at 2^32 - 1), and the
+    run's event total does not wrap around."""
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Nov 22 10:00:00 gate sshd[1]: Failed password for root from 203.0.113.7 port 22 ssh2\n"
+        "Nov 22 10:00:01 gate sshd[1]: message repeated 99999999999 times: [ Failed password"
+        " for root from 203.0.113.7 port 22 ssh2]\n"
+    )
+    report = analyze([str(log)], AnalyzeOptions(year=2026))
+    assert report.events == 2**32
+    assert report.tally.actions["ssh_login"] == 2**32

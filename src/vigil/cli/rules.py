@@ -179,10 +179,13 @@ class _Recorder:
     counts: Counter[str] = field(default_factory=Counter)
 
     def consume(self, batch: pl.DataFrame) -> None:
+        import polars  # noqa: PLC0415
+
         from vigil.schema.fields import F  # noqa: PLC0415
 
         for key, frame in self.stage.sigma.matches(batch, self.keys).items():
-            self.counts[key] += int(frame.get_column(F.EVENT_COUNT).sum())
+            # In Int64: a UInt32 sum wraps past 2^32 (`message repeated` counts add up).
+            self.counts[key] += int(frame.get_column(F.EVENT_COUNT).cast(polars.Int64).sum())
             kept = self.rows.setdefault(key, [])
             if len(kept) < SHOW_MATCHES:
                 cols = [F.LOG_FILE_PATH, F.LOG_FILE_LINE, F.EVENT_COUNT, F.MESSAGE]

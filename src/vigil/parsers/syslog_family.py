@@ -135,7 +135,10 @@ def _expand_repeats(headers: pl.DataFrame) -> pl.DataFrame:
         return headers
     where = repeated.arg_true()
     groups = headers.get_column(MSG).gather(where).str.extract_groups(REPEATED).struct.unnest()
-    count = groups.get_column("n").cast(pl.UInt32, strict=False)
+    # A count past UInt32 (a hostile line) is held at its largest value rather than lost
+    # with the failures it stands for.
+    count = groups.get_column("n").cast(pl.Float64, strict=False).clip(upper_bound=2**32 - 1)
+    count = count.cast(pl.UInt32)
     ok = groups.get_column("inner").is_not_null() & (count > 0)
     where, count = where.filter(ok), count.filter(ok)
     counts = pl.repeat(None, headers.height, dtype=pl.UInt32, eager=True).scatter(where, count)

@@ -339,6 +339,7 @@ def _record_chunk(
     if batch is None or batch.height == 0:
         return None
     fr.parsed += batch.height
-    fr.events += int(batch.get_column(F.EVENT_COUNT).sum())
+    # In Int64: a UInt32 sum wraps past 2^32 (`message repeated` counts add up).
+    fr.events += int(batch.get_column(F.EVENT_COUNT).cast(pl.Int64).sum())
     fr.add_span(batch)
     return batch
