@@ -83,6 +83,11 @@ def test_parser_settings_become_options(tmp_path: Path) -> None:
             r"timespan: must be longer than 0 s \(at .*vigil.yaml:3:22\)",
         ),
         (
+            "rules:\n  overrides:\n    ssh_bruteforce: {threshold: 99999999999999999999999}\n",
+            r"rules.overrides.ssh_bruteforce.threshold: Input should be less than or equal to"
+            r" 9007199254740992 \(at .*vigil.yaml:3:22\)",
+        ),
+        (
             "respond:\n  lookback: 9999999999w\n",
             r"respond.lookback: '9999999999w' is too long.* \(at .*vigil.yaml:2:3\)",
         ),

@@ -377,3 +377,38 @@ def test_a_timespan_of_up_to_366_days_is_kept(timespan: str, days: float) -> Non
   condition: {{gte: 2}}"""
     )
     assert spec.timespan == timedelta(days=days)
+
+
+def test_a_huge_threshold_is_checked_without_counting_up_to_it() -> None:
+    """Whether a condition can hold is decided from its bounds, not from an array as long
+    as the threshold (gte 10^15 was 8 PB of counts to try)."""
+    spec = one(
+        """  type: event_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {gte: 1000000000000000}"""
+    )
+    assert spec.possible
+    assert spec.min_required == 10**15
+    assert "can never be true" in refusal(
+        """  type: event_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {gte: 1000000000000000, lt: 1000000000000000}"""
+    )
+
+
+def test_a_condition_value_past_2_to_the_53_is_refused() -> None:
+    """A count no correlation can hold exactly (nor convert to a float) is a broken rule."""
+    result = build(
+        f"""  type: event_count
+  rules: [ssh_failed]
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {{gte: {10**400}}}"""
+    )
+    assert isinstance(result, UnsupportedCorrelation)
+    assert result.broken
+    assert "is past 9007199254740992 (2^53)" in result.reason

@@ -101,7 +101,11 @@ class AlertSettings(Strict):
 
 class RuleOverride(Strict):
     threshold: int | None = Field(
-        default=None, ge=1, description="new lower bound (gt/gte) of a correlation rule"
+        # 2^53: the largest count a correlation keeps exactly (MAX_COUNT of its spec).
+        default=None,
+        ge=1,
+        le=2**53,
+        description="new lower bound (gt/gte) of a correlation rule",
     )
     timespan: PositiveDuration | None = Field(
         default=None, description="new window of a correlation rule (0 s < timespan <= 366d)"

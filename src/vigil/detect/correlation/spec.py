@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 
+# The largest condition value: counts are summed as float64, exact up to 2^53, and a
+# larger int does not even convert to a float.
+MAX_COUNT = 2**53
+
 # Where relax_range_conditions keeps a multi-operator condition inside `correlation:`.
 RANGE_KEY = "vigil-condition"
 
@@ -120,8 +124,14 @@ class CorrelationSpec:
 
     @property
     def possible(self) -> bool:
-        """Whether some count (a window holds at least one event) satisfies the condition."""
-        return bool(self.holds(np.arange(1, _most(self) + 1, dtype=np.int64)).any())
+        """Whether some count (a window holds at least one event) satisfies the condition.
+        The counts that do are a range of integers, so its least member is 1 or the least
+        integer a lower bound lets through: those few are tried, not every count up to
+        the bound (a threshold of 10^12 would be an array of 10^12)."""
+        lowest = {1} | {math.floor(b.value) + 1 for b in self.bounds}
+        lowest |= {math.ceil(b.value) for b in self.bounds}
+        tried = np.array(sorted(n for n in lowest if n >= 1), dtype=np.int64)  # <= 2^53 + 1
+        return bool(self.holds(tried).any())
 
     def describe(self) -> str:
         """The condition as vigil.yaml and `rules list` spell it (`gte 3 and lt 7`)."""
@@ -346,17 +356,14 @@ def _bounds(rule: SigmaCorrelationRule) -> tuple[Bound, ...]:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            or (isinstance(value, float) and not math.isfinite(value))
         ):
             raise _Broken(f"condition value {value!r} is not a number")
+        if abs(value) > MAX_COUNT:
+            shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:17]}..."
+            raise _Broken(f"condition value {shown} is past {MAX_COUNT} (2^53)")
         bounds.append(Bound(op, float(value)))  # type: ignore[arg-type]
     return tuple(bounds)
-
-
-def _most(spec: CorrelationSpec) -> int:
-    """A measure large enough that a satisfiable condition holds at or below it."""
-    top = max((b.value for b in spec.bounds), default=0.0)
-    return int(max(top, 0)) + 2
 
 
 def _describe(bounds: Sequence[Bound]) -> str:
