@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.samples import SAMPLES, load_sample
+from vigil.alerts.gate import AlertGate
 from vigil.clock import FixedClock
+from vigil.detect.rulepack import load_pack
+from vigil.detect.stage import DetectionStage
 from vigil.parsers.base import LINE, ParseContext
 from vigil.parsers.sshd import SshdParser
 from vigil.parsers.syslog import SyslogParser
@@ -197,3 +200,44 @@ def test_a_repeat_count_past_uint32_is_held_at_its_largest_and_counted_whole(
     report = analyze([str(log)], AnalyzeOptions(year=2026))
     assert report.events == 2**32
     assert report.tally.actions["ssh_login"] == 2**32
+
+
+class _Keep:
+    def __init__(self) -> None:
+        self.batches: list[pl.DataFrame] = []
+
+    def consume(self, batch: pl.DataFrame) -> None:
+        self.batches.append(batch)
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def test_a_user_name_holding_an_address_does_not_choose_the_address_blamed(
+    tmp_path: Path,
+) -> None:
+    """User names that end in ` from ADDR port N ssh2` (the adversarial review's
+    reproducer): the events and the brute-force alerts name the real clients only."""
+    injected = {
+        "203.0.113.66": "Failed password for invalid user x from 198.51.100.77 port 22 ssh2",
+        "203.0.113.67": "Invalid user x from 198.51.100.78 port 22",
+        "203.0.113.68": "Failed password for x from 198.51.100.79 port 22 ssh2",
+    }
+    lines = [
+        f"Nov 22 10:0{block}:0{i} gate sshd[{100 * block + i}]: {message} from {client}"
+        f" port {55550 + i}{' ssh2' if message.endswith('ssh2') else ''}"
+        for block, (client, message) in enumerate(injected.items())
+        for i in range(6)
+    ]
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    clock = FixedClock(NOW)
+    stage = DetectionStage(load_pack([]), AlertGate(clock), clock)
+    kept = _Keep()
+    analyze([str(log)], AnalyzeOptions(year=2026, clock=clock), sinks=[stage, kept])
+    stage.close()
+    events = pl.concat(kept.batches)
+    assert set(events.get_column(F.SOURCE_IP)) == set(injected)
+    brute = {a.entity[F.SOURCE_IP] for a in stage.alerts if a.rule_name == "ssh_bruteforce"}
+    assert brute == {"203.0.113.66", "203.0.113.68"}
+    assert all("198.51.100." not in str(value) for a in stage.alerts for value in a.entity.values())

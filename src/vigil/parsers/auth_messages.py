@@ -44,14 +44,23 @@ def _rhost() -> dict[str, pl.Expr]:
 
 # `pam_unix(sshd:auth): `, absent in the legacy `sshd(pam_unix)[pid]: ` form.
 _PAM = r"(?:pam_unix\([^)]*\): )?"
+# pam_unix writes `user=` last: the user is the rest of the message (it may hold spaces
+# or ` rhost=`), and `rhost` the first one, which nothing the client chose precedes.
 _PAM_FIELDS = (
     r"logname=[^ ]* uid=[0-9]* euid=[0-9]* tty=[^ ]* ruser=[^ ]* rhost=(?P<rhost>[^ ]*)"
-    r"(?: +user=(?P<user>[^ ]*))?"
+    r"(?: +user=(?P<user>.*?))?\s*$"
+)
+# One-pass (after the spaces, `user=` or the end): a user without spaces and nothing
+# after it; the rest take the lenient pattern.
+_FAST_PAM_FIELDS = (
+    r"logname=[^ ]* uid=[0-9]* euid=[0-9]* tty=[^ ]* ruser=[^ ]* rhost=(?P<rhost>[^ ]*)"
+    r"(?: +(?:user=(?P<user>[^ ]*))?)?$"
 )
 _PAM_AUTH_FAILURE = MessageKind(
     name="pam_auth_failure",
     starts=("authentication failure; ",),
     pattern=_PAM + r"authentication failure; " + _PAM_FIELDS,
+    fast=_PAM + r"authentication failure; " + _FAST_PAM_FIELDS,
     action="pam_auth_failure",
     outcome="failure",
     category="authentication",
@@ -61,6 +70,7 @@ _PAM_MORE = MessageKind(
     name="pam_more_failures",
     starts=("PAM ", *(f"{n} more authentication failure" for n in range(1, 10))),
     pattern=_PAM + r"(?:PAM )?[0-9]+ more authentication failures?; " + _PAM_FIELDS,
+    fast=_PAM + r"(?:PAM )?[0-9]+ more authentication failures?; " + _FAST_PAM_FIELDS,
     action="pam_auth_failure_summary",
     outcome="failure",
     category="authentication",

@@ -68,9 +68,16 @@ SSHD = frozenset(SSHD_PROGRAMS)
 
 FROM = r"(?P<ip>\S+?)(?: port (?P<port>\d+))?"
 PREAUTH = r"(?: \[preauth\])?\s*$"
-# In one-pass patterns an address that follows an optional word must start with a digit
-# or a colon (IPv6 starting with a-f falls through to the lenient pattern).
-_FAST_FROM = r"(?P<ip>[0-9:][^ ]*)(?: port (?P<port>[0-9]+))?"
+# The client chooses the user name and sshd writes it verbatim (up to 100 characters),
+# so it may hold ` from ADDR port N ssh2` itself: the address is the LAST one of the
+# message, and the user everything before it. The lenient patterns take the user
+# greedily (`.*`) before a tail anchored at the message's end, so the tail's own
+# ` from ADDR` is the last one; the one-pass patterns take a user without spaces and
+# are anchored at the end too, so a user with spaces always falls through to them.
+# A tail must never match a mere suffix of the real one (` 22 [preauth]` read as
+# address `22`): where sshd writes ` ADDR port N` after the user with no ` from `, the
+# port is required (sshd always writes it there), in the groups `uip` and `uport`.
+USER_ADDR = r"(?P<user>.*) (?P<uip>\S+) port (?P<uport>\d+)"
 
 
 def source_fields(extra: dict[str, pl.Expr] | None = None) -> dict[str, pl.Expr]:
@@ -82,14 +89,29 @@ def source_fields(extra: dict[str, pl.Expr] | None = None) -> dict[str, pl.Expr]
     }
 
 
+def user_source_fields(extra: dict[str, pl.Expr] | None = None) -> dict[str, pl.Expr]:
+    """The source of a pattern that reads `uip`/`uport` after a user (`USER_ADDR`) and
+    `ip`/`port` otherwise (one of the two pairs is null)."""
+    return {
+        F.SOURCE_IP: pl.coalesce(address("uip"), address("ip")),
+        SF.SOURCE_DOMAIN: pl.coalesce(domain("uip"), domain("ip")),
+        F.SOURCE_PORT: pl.coalesce(port("uport"), port("port")),
+        **(extra or {}),
+    }
+
+
 # `for [invalid user] X`: the lenient patterns capture the qualifier as `a` and the user
 # as `user`; the one-pass ones capture the first word as `a` and, after `user `, the
-# user as `user`.
+# user as `user`. In one-pass patterns an address that follows an optional word must
+# start with a digit or a colon (IPv6 starting with a-f falls through to the lenient
+# pattern).
 _USER = pl.coalesce("user", "a")
 _INVALID = (pl.col("a").is_in(["invalid", "illegal"]) & pl.col("user").is_not_null()).fill_null(
     False
 )
-_FAST_FOR = r"for (?P<a>[^ ]*) (?:user (?P<user>[^ ]*) )?from " + _FAST_FROM
+_FAST_FOR = (
+    r"for (?P<a>[^ ]*) (?:user (?P<user>[^ ]*) )?from (?P<ip>[0-9:][^ ]*) port (?P<port>[0-9]+)"
+)
 
 _VERDICT = pl.col("verdict").replace_strict(
     {"Failed": "failure", "Accepted": "success"}, default="unknown"
@@ -104,10 +126,13 @@ _LOGIN = MessageKind(
     starts=("Failed ", "Accepted ", "Postponed ", "Partial "),
     pattern=(
         r"(?P<verdict>Failed|Accepted|Postponed|Partial) (?P<method>[\w/-]+) for "
-        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}"
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*) from {FROM}"
         r"(?: ssh\d?)?(?:: .*?)?" + PREAUTH
     ),
-    fast=(r"(?P<verdict>Failed|Accepted|P(?:ostponed|artial)) (?P<method>[^ ]+) " + _FAST_FOR),
+    # What OpenSSH writes for a user without spaces; a suffix (`: info`, `[preauth]`),
+    # no port or an IPv6 address starting with a letter take the lenient pattern.
+    fast=(r"(?P<verdict>Failed|Accepted|P(?:ostponed|artial)) (?P<method>[^ ]+) " + _FAST_FOR)
+    + " ssh2$",
     action="ssh_login",
     outcome=_VERDICT,
     category="authentication",
@@ -120,7 +145,7 @@ _LOGIN_KEY = MessageKind(
     starts=tuple(f"{v} publickey " for v in ("Failed", "Accepted", "Postponed", "Partial")),
     pattern=(
         r"(?P<verdict>Failed|Accepted|Postponed|Partial) (?P<method>publickey) for "
-        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}"
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*) from {FROM}"
         r"(?: ssh\d?)?(?:: (?P<keytype>[\w-]+) (?P<fingerprint>\S+).*?)?" + PREAUTH
     ),
     # What OpenSSH 6.8 and later write; anything else (a suffix, no port, an IPv6
@@ -145,8 +170,8 @@ _LOGIN_KEY = MessageKind(
 _INVALID_USER = MessageKind(
     name="sshd_invalid_user",
     starts=("Invalid user ", "Illegal user "),
-    pattern=rf"(?:Invalid|Illegal) user (?P<user>.*?) from {FROM}" + PREAUTH,
-    fast=r"I(?:nvalid|llegal) user (?P<user>[^ ]*) from (?P<ip>[^ ]+)(?: port (?P<port>[0-9]+))?",
+    pattern=rf"(?:Invalid|Illegal) user (?P<user>.*) from {FROM}" + PREAUTH,
+    fast=r"I(?:nvalid|llegal) user (?P<user>[^ ]*) from (?P<ip>[^ ]+)(?: port (?P<port>[0-9]+))?$",
     action="ssh_invalid_user",
     outcome="failure",
     category="authentication",
@@ -156,7 +181,7 @@ _INVALID_USER = MessageKind(
 _NOT_ALLOWED = MessageKind(
     name="sshd_user_not_allowed",
     starts=("User ",),
-    pattern=r"User (?P<user>.*?) from (?P<ip>\S+) not allowed because (?P<reason>.+?)\s*$",
+    pattern=r"User (?P<user>.*) from (?P<ip>\S+) not allowed because (?P<reason>.+?)\s*$",
     action="ssh_user_not_allowed",
     outcome="failure",
     category="authentication",
@@ -179,7 +204,7 @@ _TOO_MANY = MessageKind(
     pattern=(
         r"Disconnecting(?:: Too many authentication failures"
         r"(?: for (?:(?P<a>invalid|illegal) user )?(?P<user>.*?))?"
-        r"| (?P<qual>invalid|authenticating) user (?P<user2>.*?) (?P<ip>\S+) port (?P<port>\d+)"
+        r"| (?P<qual>invalid|authenticating) user (?P<user2>.*) (?P<ip>\S+) port (?P<port>\d+)"
         r": Too many authentication failures)" + PREAUTH
     ),
     action="ssh_max_auth_tries",
@@ -202,9 +227,11 @@ _MAX_EXCEEDED = MessageKind(
     starts=("maximum authentication attempts exceeded for ",),
     pattern=(
         r"(?:error: )?maximum authentication attempts exceeded for "
-        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*?) from {FROM}(?: ssh\d?)?" + PREAUTH
+        rf"(?:(?P<a>invalid|illegal) user )?(?P<user>.*) from {FROM}(?: ssh\d?)?" + PREAUTH
     ),
-    fast=r"(?:error: )?maximum authentication attempts exceeded " + _FAST_FOR,
+    fast=r"(?:error: )?maximum authentication attempts exceeded "
+    + _FAST_FOR
+    + r" ssh2(?: \[preauth\])?$",
     action="ssh_max_auth_tries",
     outcome="failure",
     category="authentication",
@@ -224,16 +251,17 @@ _CLOSED = MessageKind(
         r"(?:Connection (?P<how>closed|reset) by|Disconnected from)"
         # Any word before ` user ` (sshd writes invalid or authenticating; a patched or
         # newer sshd may write another): the line is still the end of a connection.
-        r"(?:(?: (?P<qual>[^ ]+))? user (?P<user>.*?))?"
-        rf" {FROM}" + PREAUTH
+        rf"(?:(?: (?P<qual>[^ ]+))? user {USER_ADDR}| {FROM})" + PREAUTH
     ),
+    # One-pass: after the address, the end or a space then `port` or `[preauth]`.
     fast=(
         r"(?:Connection (?P<how>closed|reset) by|Disconnected from) "
-        r"(?:(?P<qual>invalid|authenticating) )?(?:user (?P<user>[^ ]*) )?" + _FAST_FROM
+        r"(?:(?P<qual>invalid|authenticating) )?(?:user (?P<user>[^ ]*) )?(?P<ip>[0-9:][^ ]*)"
+        r"(?: (?:port (?P<port>[0-9]+)(?: \[preauth\])?|\[preauth\]))?$"
     ),
     action="ssh_disconnect",
     outcome="unknown",
-    fields=source_fields(
+    fields=user_source_fields(
         {
             F.USER_NAME: pl.col("user"),
             F.EVENT_REASON: pl.concat_str(pl.lit("connection "), pl.col("how")),

@@ -11,7 +11,14 @@ from __future__ import annotations
 import polars as pl
 
 from vigil.parsers.message_kinds import MessageKind
-from vigil.parsers.sshd_messages import FROM, PREAUTH, SSHD, source_fields
+from vigil.parsers.sshd_messages import (
+    FROM,
+    PREAUTH,
+    SSHD,
+    USER_ADDR,
+    source_fields,
+    user_source_fields,
+)
 from vigil.parsers.syslog_fields import SF
 from vigil.schema.fields import F
 
@@ -19,14 +26,15 @@ _DISPATCH_FATAL = MessageKind(
     name="sshd_dispatch_fatal",
     starts=("ssh_dispatch_run_fatal: Connection from ",),
     pattern=(
+        # The user is the client's choice: the address is the last ` ADDR port N: `
+        # (the reason after it is sshd's own text).
         r"ssh_dispatch_run_fatal: Connection from "
-        r"(?:(?P<qual>[^ ]+) user (?P<user>.*?) )?"
-        rf"{FROM}: (?P<reason>.+?)" + PREAUTH
+        rf"(?:(?P<qual>[^ ]+) user {USER_ADDR}|{FROM}): (?P<reason>.+?)" + PREAUTH
     ),
     action="ssh_protocol_error",
     outcome="failure",
     category="network",
-    fields=source_fields(
+    fields=user_source_fields(
         {
             F.USER_NAME: pl.col("user"),
             F.EVENT_REASON: pl.col("reason"),
@@ -148,7 +156,7 @@ _SESSION = MessageKind(
     starts=("Starting session: ", "Close session: user "),
     pattern=(
         r"(?:Starting session: .+? for|(?P<close>Close) session: user) "
-        rf"(?P<user>.+?) from {FROM} id \d+\s*$"
+        rf"(?P<user>.+) from {FROM} id \d+\s*$"
     ),
     action=pl.when(pl.col("close").is_not_null())
     .then(pl.lit("ssh_session_close"))
