@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.pipeline.support import CollectSink
 from vigil.errors import UsageError
 from vigil.parsers.firewall import FirewallParser
 from vigil.parsers.registry import PARSERS
@@ -29,18 +30,6 @@ FW = (
     "2026-11-22 10:00:01 | 203.0.113.7 | 198.51.100.10 | TCP | DENY | 51515 | 22\n"
     "2026-11-22 10:00:02 | 203.0.113.8 | 198.51.100.10 | TCP | ALLOW | 40000 | 443\n"
 )
-
-
-class CollectSink:
-    def __init__(self) -> None:
-        self.batches: list[pl.DataFrame] = []
-        self.closed = False
-
-    def consume(self, batch: pl.DataFrame) -> None:
-        self.batches.append(batch)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def _accounted(report_file: object) -> bool:

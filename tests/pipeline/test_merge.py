@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tests.pipeline.support import CollectSink
 from vigil.alerts.gate import AlertGate
 from vigil.clock import FixedClock
 from vigil.detect.rulepack import load_pack
@@ -40,18 +41,6 @@ level: high
 """
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.batches: list[pl.DataFrame] = []
-        self.closed = False
-
-    def consume(self, batch: pl.DataFrame) -> None:
-        self.batches.append(batch)
-
-    def close(self) -> None:
-        self.closed = True
-
-
 def _firewall_lines(seconds: range, source: str = "203.0.113.7") -> str:
     return "".join(
         f"{(START + timedelta(seconds=s)):%Y-%m-%d %H:%M:%S} | {source} | 198.51.100.10 | TCP"
@@ -69,7 +58,7 @@ def test_overlapping_inputs_reach_the_sinks_in_time_order(tmp_path: Path) -> Non
     a, b = tmp_path / "fw-a.log", tmp_path / "fw-b.log"
     a.write_text(_firewall_lines(range(0, 4000, 2)))
     b.write_text(_firewall_lines(range(1, 4000, 2)))
-    sink = Recorder()
+    sink = CollectSink()
     report = analyze([str(a), str(b)], AnalyzeOptions(block_bytes=16 << 10), sinks=[sink])
     times = _times(sink.batches)
     assert len(times) == 4000 == report.events
@@ -114,7 +103,7 @@ def test_inputs_apart_in_time_are_read_one_after_the_other(tmp_path: Path) -> No
     old.write_text(_firewall_lines(range(0, 3000)))
     new.write_text(_firewall_lines(range(3000, 6000)))
     os.utime(new, (1_000_000, 1_000_000))
-    sink = Recorder()
+    sink = CollectSink()
     analyze([str(new), str(old)], AnalyzeOptions(block_bytes=16 << 10), sinks=[sink])
     paths = [b.get_column(F.LOG_FILE_PATH).unique().to_list() for b in sink.batches]
     assert all(len(p) == 1 for p in paths)
@@ -127,7 +116,7 @@ def test_one_input_passes_its_events_in_file_order(tmp_path: Path) -> None:
     """Alone, an input's events go on as its lines come, even out of time order."""
     log = tmp_path / "fw.log"
     log.write_text(_firewall_lines(range(10, 0, -1)))
-    sink = Recorder()
+    sink = CollectSink()
     analyze([str(log)], AnalyzeOptions(), sinks=[sink])
     lines = [n for b in sink.batches for n in b.get_column(F.LOG_FILE_LINE).to_list()]
     assert lines == list(range(1, 11))
@@ -135,7 +124,7 @@ def test_one_input_passes_its_events_in_file_order(tmp_path: Path) -> None:
 
 def test_held_events_go_on_once_every_input_is_past_them() -> None:
     """`release(t)` passes on exactly the events at or before t, sorted, and keeps the rest."""
-    sink = Recorder()
+    sink = CollectSink()
     merge = TimeMerge([sink])
 
     def frame(seconds: list[int], name: str) -> pl.DataFrame:
@@ -158,7 +147,7 @@ def test_held_events_go_on_once_every_input_is_past_them() -> None:
 def test_inputs_whose_fields_clash_in_type_go_on_one_batch_each() -> None:
     """A field that is a list in one input and a number in the other cannot share a
     batch: each input's part goes on alone, the oldest first."""
-    sink = Recorder()
+    sink = CollectSink()
     merge = TimeMerge([sink])
     merge.add(pl.DataFrame({F.TIMESTAMP: [START + timedelta(seconds=2)], "x": [[1]]}))
     merge.add(pl.DataFrame({F.TIMESTAMP: [START + timedelta(seconds=1)], "x": [1]}))

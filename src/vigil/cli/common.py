@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -92,3 +92,25 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
     return wrapper
+
+
+# How to read inputs: the options `analyze` and `rules test` share.
+FormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="Skip detection and read every input as FORMAT."),
+]
+YearOption = Annotated[
+    int | None, typer.Option("--year", help="Year of syslog timestamps that carry none.")
+]
+TzOption = Annotated[
+    str | None,
+    typer.Option("--tz", help="Zone of timestamps that carry none (default: config, else UTC)."),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="CSV column to field, COLUMN=FIELD (repeatable)."),
+]
+ParserOptionOption = Annotated[
+    list[str] | None,
+    typer.Option("--parser-option", "-o", help="Parser option KEY=VALUE (repeatable)."),
+]

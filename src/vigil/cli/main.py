@@ -10,7 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from vigil import __version__
-from vigil.cli.common import handles_errors, state, stdout
+from vigil.cli.common import (
+    FormatOption,
+    MapOption,
+    ParserOptionOption,
+    TzOption,
+    YearOption,
+    handles_errors,
+    state,
+    stdout,
+)
 from vigil.cli.notify import notify_app
 from vigil.cli.respond import register
 from vigil.cli.rules import rules_app
@@ -79,19 +88,9 @@ def analyze_cmd(
     paths: Annotated[
         list[str], typer.Argument(help="Files, directories, globs, .gz files, or - for stdin.")
     ],
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", "-f", help="Skip detection and read every input as FORMAT."),
-    ] = None,
-    year: Annotated[
-        int | None, typer.Option("--year", help="Year of syslog timestamps that carry none.")
-    ] = None,
-    tz: Annotated[
-        str | None,
-        typer.Option(
-            "--tz", help="Zone of timestamps that carry none (default: config, else UTC)."
-        ),
-    ] = None,
+    fmt: FormatOption = None,
+    year: YearOption = None,
+    tz: TzOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document to stdout.")
     ] = False,
@@ -101,14 +100,8 @@ def analyze_cmd(
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected lines (JSON lines) to PATH.")
     ] = None,
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="CSV column to field, COLUMN=FIELD (repeatable)."),
-    ] = None,
-    parser_option: Annotated[
-        list[str] | None,
-        typer.Option("--parser-option", "-o", help="Parser option KEY=VALUE (repeatable)."),
-    ] = None,
+    mapping: MapOption = None,
+    parser_option: ParserOptionOption = None,
     rules: Annotated[
         list[str] | None,
         typer.Option("--rules", "-r", help="More Sigma rule files or folders (repeatable)."),

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vigil.cli.common import handles_errors, print_error, state, stdout
+from vigil.cli.common import (
+    FormatOption,
+    MapOption,
+    ParserOptionOption,
+    TzOption,
+    YearOption,
+    handles_errors,
+    print_error,
+    state,
+    stdout,
+)
 from vigil.clock import SystemClock
 from vigil.errors import InputDataError, UsageError
 
@@ -201,24 +211,11 @@ def try_rule(
     rule: Annotated[str, typer.Argument(help="Rule name or id (bundled, configured or --rules).")],
     logs: Annotated[list[str], typer.Argument(help="Log files to run it on.")],
     rules: Annotated[list[str] | None, typer.Option("--rules", "-r", help="More rules.")] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="Read every log as FORMAT.")
-    ] = None,
-    year: Annotated[
-        int | None, typer.Option("--year", help="Year of syslog timestamps that carry none.")
-    ] = None,
-    tz: Annotated[
-        str | None,
-        typer.Option("--tz", help="Zone of timestamps without one (default: config, else UTC)."),
-    ] = None,
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option("--map", help="CSV column to field, COLUMN=FIELD (repeatable)."),
-    ] = None,
-    parser_option: Annotated[
-        list[str] | None,
-        typer.Option("--parser-option", "-o", help="Parser option KEY=VALUE (repeatable)."),
-    ] = None,
+    fmt: FormatOption = None,
+    year: YearOption = None,
+    tz: TzOption = None,
+    mapping: MapOption = None,
+    parser_option: ParserOptionOption = None,
 ) -> None:
     """Run one rule (and the rules it correlates) over logs: its matches and its alerts.
     The logs are read as `vigil analyze` reads them (the same options and configuration)."""
