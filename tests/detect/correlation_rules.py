@@ -1,4 +1,12 @@
-"""Base rules the correlation tests correlate: a failed and an accepted SSH login."""
+"""Base rules the correlation tests correlate (a failed and an accepted SSH login), and
+correlations built directly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from vigil.detect.correlation import Bound, CorrelationKind, CorrelationSpec, RuleRef
 
 FAILED = """
 title: Failed SSH login
@@ -18,3 +26,22 @@ detection:
   condition: sel
 """
 BOTH = f"{FAILED}---\n{ACCEPTED}"
+
+
+def by_source_ip(
+    kind: CorrelationKind, bounds: tuple[Bound, ...], rules: Sequence[str], timespan: timedelta
+) -> CorrelationSpec:
+    """A correlation `c` of the named rules, grouped by source.ip (distinct user.name for
+    value_count), built directly for tests that drive the engine without Sigma files."""
+    return CorrelationSpec(
+        rule_id="c",
+        name="c",
+        title="c",
+        level="high",
+        tags=(),
+        kind=kind,
+        rules=tuple(RuleRef(r, (r,), ("source.ip",), "user.name") for r in rules),
+        group_by=("source.ip",),
+        timespan=timespan,
+        bounds=bounds,
+    )

@@ -18,14 +18,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tests.detect.correlation_rules import by_source_ip
 from vigil.clock import FixedClock
-from vigil.detect.correlation import (
-    Bound,
-    CorrelationEngine,
-    CorrelationKind,
-    CorrelationSpec,
-    RuleRef,
-)
+from vigil.detect.correlation import Bound, CorrelationEngine, CorrelationKind, CorrelationSpec
 
 T0 = datetime(2026, 11, 22, 8, tzinfo=UTC)
 SPAN = 10  # minutes
@@ -43,19 +38,8 @@ class Ev:
 
 
 def _spec(kind: CorrelationKind, bounds: tuple[Bound, ...], rules: int) -> CorrelationSpec:
-    refs = tuple(RuleRef(f"r{k}", (f"r{k}",), ("source.ip",), "user.name") for k in range(rules))
-    return CorrelationSpec(
-        rule_id="c",
-        name="c",
-        title="c",
-        level="high",
-        tags=(),
-        kind=kind,
-        rules=refs,
-        group_by=("source.ip",),
-        timespan=timedelta(minutes=SPAN),
-        bounds=bounds,
-    )
+    names = [f"r{k}" for k in range(rules)]
+    return by_source_ip(kind, bounds, names, timedelta(minutes=SPAN))
 
 
 def _measure(kind: CorrelationKind, window: list[Ev], rules: int) -> int:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from tests.detect.correlation_rules import by_source_ip
 from vigil.clock import FixedClock
 from vigil.detect.correlation import Bound, CorrelationEngine, CorrelationKind, CorrelationSpec
-from vigil.detect.correlation.spec import RuleRef
 from vigil.detect.correlation.texts import COMPACT_MIN, HashCollision, TextStore
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
@@ -18,18 +18,7 @@ IPS = ["203.0.113.1", "203.0.113.2", "198.51.100.3", "2001:db8::4"]
 
 
 def _spec(kind: CorrelationKind = CorrelationKind.EVENT_COUNT, need: int = 3) -> CorrelationSpec:
-    return CorrelationSpec(
-        rule_id="c",
-        name="c",
-        title="c",
-        level="high",
-        tags=(),
-        kind=kind,
-        rules=(RuleRef("r", ("r",), ("source.ip",), "user.name"),),
-        group_by=("source.ip",),
-        timespan=timedelta(minutes=10),
-        bounds=(Bound("gte", need),),
-    )
+    return by_source_ip(kind, (Bound("gte", need),), ["r"], timedelta(minutes=10))
 
 
 def _frame(n: int = 60, seed: int = 3, ips: list[str] = IPS) -> pl.DataFrame:
