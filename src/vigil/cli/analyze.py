@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil.alerts.documents import write_json
 from vigil.cli.common import print_error, state, stderr, stdout
@@ -17,6 +16,7 @@ from vigil.cli.respond import delivery_warnings, notify_run, raise_if_failed, re
 from vigil.clock import SystemClock
 from vigil.detect.factory import detection_stage, rule_pack_from_config
 from vigil.errors import InputDataError, UsageError
+from vigil.parsers.base import check_zone
 from vigil.parsers.registry import check_parser_options
 from vigil.pipeline.analyze import AnalyzeOptions, analyze
 from vigil.pipeline.report import AnalysisReport
@@ -126,7 +126,7 @@ def input_options(
     before any input is read): what `analyze` and `rules test` share."""
     config = state.config
     tz = tz or config.timezone
-    _check_tz(tz)
+    check_zone(tz, "--tz")
     if year is not None and not 1970 <= year <= 2200:
         raise UsageError(f"--year {year} is out of range (1970-2200)")
     options = AnalyzeOptions(
@@ -164,15 +164,6 @@ def _emit(report: AnalysisReport, as_json: bool) -> None:
     render_summary(report, console)
     if "actions" in report.sections:
         render_actions(report.sections["actions"], console)
-
-
-def _check_tz(tz: str) -> None:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)"
-        ) from None
 
 
 def _parser_options(mapping: list[str] | None, extra: list[str] | None) -> dict[str, str]:

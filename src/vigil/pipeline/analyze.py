@@ -184,11 +184,9 @@ class _Input:
         if parsed is None:
             return False
         events = _record_chunk(self.origin, parsed, self.report, rejects)
-        if events is not None:
-            newest = events.get_column(F.TIMESTAMP).max()
-            if isinstance(newest, datetime) and (self.front is None or newest > self.front):
-                self.front = newest
-            merge.add(events)
+        newest = merge.add(events) if events is not None else None
+        if newest is not None and (self.front is None or newest > self.front):
+            self.front = newest
         return True
 
     def close(self) -> None:
@@ -249,12 +247,9 @@ def _survey(
 
 def _first_time(parser: LineParser, head: list[str]) -> datetime | None:
     """The earliest event time of these first lines, None when they give none."""
-    lines = [ln for ln in head if ln.strip()]
-    if not lines:
+    frame = _head_frame(head)
+    if frame is None:
         return None
-    frame = pl.DataFrame(
-        {LINE: lines, F.LOG_FILE_LINE: pl.int_range(1, len(lines) + 1, dtype=pl.UInt64, eager=True)}
-    )
     try:
         first = parse_lines(parser, frame).events.get_column(F.TIMESTAMP).min()
     except Exception:  # the input's own parse reports any fault, with its line
@@ -296,14 +291,20 @@ def oldest_first(inputs: Sequence[str]) -> list[str]:
     return [origin for _, origin in sorted(enumerate(inputs), key=key)]
 
 
-def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
-    """The parser that takes the largest share of the first non-blank lines."""
+def _head_frame(head: list[str]) -> pl.DataFrame | None:
+    """An input's first non-blank lines as a frame to parse (None: there are none)."""
     lines = [ln for ln in head if ln.strip()]
     if not lines:
         return None
-    frame = pl.DataFrame(
-        {LINE: lines, F.LOG_FILE_LINE: pl.int_range(1, len(lines) + 1, dtype=pl.UInt64, eager=True)}
-    )
+    numbers = pl.int_range(1, len(lines) + 1, dtype=pl.UInt64, eager=True)
+    return pl.DataFrame({LINE: lines, F.LOG_FILE_LINE: numbers})
+
+
+def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
+    """The parser that takes the largest share of the first non-blank lines."""
+    frame = _head_frame(head)
+    if frame is None:
+        return None
     best: tuple[float, int, str] | None = None
     for name, cls in PARSERS.items():
         if best is not None and best[0] >= 1.0 and cls.priority <= best[1]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
 import polars as pl
 
@@ -29,49 +29,54 @@ class TimeMerge:
 
     def __init__(self, sinks: Sequence[BatchSink]) -> None:
         self.sinks = sinks
-        self._held: list[pl.DataFrame] = []
+        # Each held part with its oldest and newest time, measured once: with many inputs
+        # open, a part waits through many releases.
+        self._held: list[_Part] = []
 
-    def add(self, events: pl.DataFrame) -> None:
-        if events.height:
-            self._held.append(events)
+    def add(self, events: pl.DataFrame) -> datetime | None:
+        """Hold these events (every one has a time); their newest time."""
+        if not events.height:
+            return None
+        ts = events.get_column(F.TIMESTAMP)
+        part = _Part(events, cast(datetime, ts.min()), cast(datetime, ts.max()))
+        self._held.append(part)
+        return part.newest
 
     def release(self, upto: datetime | None) -> None:
         """Pass on every held event at or before `upto` (None: all of them)."""
-        out: list[pl.DataFrame] = []
-        kept: list[pl.DataFrame] = []
-        for frame in self._held:
-            ts = frame.get_column(F.TIMESTAMP)
-            if upto is None or _at_most(ts.max(), upto):
-                out.append(frame)
-            elif not _at_most(ts.min(), upto):
-                kept.append(frame)
+        out: list[_Part] = []
+        kept: list[_Part] = []
+        for part in self._held:
+            if upto is None or part.newest <= upto:
+                out.append(part)
+            elif part.oldest > upto:
+                kept.append(part)
             else:
+                ts = part.frame.get_column(F.TIMESTAMP)
                 early = ts <= upto
-                out.append(frame.filter(early))
-                kept.append(frame.filter(~early))
+                out.append(_Part(part.frame.filter(early), part.oldest, upto))
+                later = cast(datetime, ts.filter(~early).min())
+                kept.append(_Part(part.frame.filter(~early), later, part.newest))
         self._held = kept
         for batch in _in_time_order(out):
             for sink in self.sinks:
                 sink.consume(batch)
 
 
-def _at_most(value: object, bound: datetime) -> bool:
-    return isinstance(value, datetime) and value <= bound
+class _Part(NamedTuple):
+    frame: pl.DataFrame
+    oldest: datetime
+    newest: datetime
 
 
-def _in_time_order(parts: list[pl.DataFrame]) -> list[pl.DataFrame]:
+def _in_time_order(parts: list[_Part]) -> list[pl.DataFrame]:
     """The parts as one batch sorted by time (one part: as it is, in its file's order)."""
     if len(parts) <= 1:
-        return parts
+        return [p.frame for p in parts]
     try:
-        merged = pl.concat(parts, how="diagonal_relaxed")
+        merged = pl.concat([p.frame for p in parts], how="diagonal_relaxed")
     except pl.exceptions.PolarsError:
         # Inputs whose own fields clash in type (a JSON field that is a number in one
         # log and a text in the other): one batch each, oldest first.
-        return sorted(parts, key=_oldest)
+        return [p.frame for p in sorted(parts, key=lambda p: p.oldest)]
     return [merged.sort(F.TIMESTAMP, maintain_order=True)]
-
-
-def _oldest(part: pl.DataFrame) -> datetime:
-    # Every event has a time (parsing rejects the others).
-    return cast(datetime, part.get_column(F.TIMESTAMP).min())
