@@ -122,10 +122,18 @@ class LineParser:
     @classmethod
     def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:
         """The share of these (non-blank) lines this parser turns into events."""
+        return cls.sniffed(frame, ctx)[0]
+
+    @classmethod
+    def sniffed(cls, frame: pl.DataFrame, ctx: ParseContext) -> tuple[float, pl.DataFrame]:
+        """`sniff`'s score and the events read on the way (`analyze` takes an input's
+        first event time from the winner's, rather than parsing the lines again).
+        Parsers with their own judgement override this."""
         if not cls.could_take(frame):
-            return 0.0
+            return 0.0, pl.DataFrame()
         result = cls(ctx).parse(frame)
-        return float(result.events.height) / float(max(frame.height - result.skipped, 1))
+        score = float(result.events.height) / float(max(frame.height - result.skipped, 1))
+        return score, result.events
 
 
 def check_zone(name: str, what: str) -> None:

@@ -98,17 +98,17 @@ class CsvParser(LineParser):
             self._layout = layout_of(names, self._delimiter or ",", None, ctx.options)
 
     @classmethod
-    def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:
+    def sniffed(cls, frame: pl.DataFrame, ctx: ParseContext) -> tuple[float, pl.DataFrame]:
         """Half the share of records with a readable time, behind a header that looks
         like one; 0 for anything else."""
         if frame.height < 2:
-            return 0.0
+            return 0.0, pl.DataFrame()
         header = frame.get_column(LINE)[0].lstrip("\ufeff")
         if not looks_like_header(split_fields(header, detect_delimiter(header))):
-            return 0.0
+            return 0.0, pl.DataFrame()
         result = cls(ctx).parse(frame)
         timed = result.events.filter(pl.col(F.TIMESTAMP).is_not_null()).height
-        return SNIFF_WEIGHT * timed / max(frame.height - result.skipped, 1)
+        return SNIFF_WEIGHT * timed / max(frame.height - result.skipped, 1), result.events
 
     def parse(self, frame: pl.DataFrame) -> ParseResult:
         skipped = 0

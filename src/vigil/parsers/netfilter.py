@@ -85,20 +85,20 @@ class NetfilterParser(SyslogFamilyParser):
         return localize(naive, self.ctx.tz)
 
     @classmethod
-    def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:
+    def sniffed(cls, frame: pl.DataFrame, ctx: ParseContext) -> tuple[float, pl.DataFrame]:
         """The share of events, if some sampled line is a packet log and most are kernel
         lines; else 0 (a /var/log/syslog with some firewall lines is `syslog`'s)."""
         events = cls.sniff_frame(frame, ctx)
         if events.height == 0 or F.NETWORK_TRANSPORT not in events.columns:
-            return 0.0
+            return 0.0, events
         packet = pl.col(F.NETWORK_TRANSPORT).is_not_null()
         kernel = packet | (pl.col(F.PROCESS_NAME) == "kernel")
         any_packet, share = events.select(
             packet.any().alias("packet"), kernel.fill_null(False).mean().alias("kernel")
         ).row(0)
         if not any_packet or share < KERNEL_SHARE:
-            return 0.0
-        return events.height / max(frame.height, 1)
+            return 0.0, events
+        return events.height / max(frame.height, 1), events
 
 
 def _proxmox_time() -> pl.Expr:

@@ -70,12 +70,12 @@ class SshdParser(SyslogFamilyParser):
     priority = 20
 
     @classmethod
-    def sniff(cls, frame: pl.DataFrame, ctx: ParseContext) -> float:
+    def sniffed(cls, frame: pl.DataFrame, ctx: ParseContext) -> tuple[float, pl.DataFrame]:
         """The share of events, if some sampled line is from sshd and most are from
         auth programs; else 0 (a generic syslog is the `syslog` parser's)."""
         events = cls.sniff_frame(frame, ctx)
         if events.height == 0:
-            return 0.0
+            return 0.0, events
         program = pl.col(F.PROCESS_NAME)
         auth_line = program.is_in(AUTH_PROGRAMS).fill_null(False)
         if F.EVENT_CATEGORY in events.columns:
@@ -84,5 +84,5 @@ class SshdParser(SyslogFamilyParser):
             program.is_in(SSHD_PROGRAMS).any().alias("sshd"), auth_line.mean().alias("auth")
         ).row(0)
         if not sshd or auth < AUTH_SHARE:
-            return 0.0
-        return events.height / max(frame.height, 1)
+            return 0.0, events
+        return events.height / max(frame.height, 1), events

@@ -16,7 +16,14 @@ from vigil.clock import Clock, SystemClock
 from vigil.errors import SourceError
 from vigil.parsers.base import LINE, REASON, LineParser, ParseContext
 from vigil.parsers.registry import PARSERS, get_parser
-from vigil.pipeline.chunks import ParsedChunk, finish_chunk, in_order, parse_lines, prepare_chunk
+from vigil.pipeline.chunks import (
+    END_TIME,
+    FIRST_TIME,
+    ParsedChunk,
+    finish_chunk,
+    in_order,
+    prepare_chunk,
+)
 from vigil.pipeline.merge import TimeMerge
 from vigil.pipeline.report import AnalysisReport, FileReport
 from vigil.pipeline.sinks import BatchSink, RejectWriter
@@ -45,6 +52,10 @@ class AnalyzeOptions:
     # each holds a chunk in memory. 0: parse on the calling thread.
     parse_workers: int = PARSE_WORKERS
     clock: Clock = field(default_factory=SystemClock)
+
+    def of_format(self, name: str) -> dict[str, str]:
+        """The options a parser of this format reads an input with."""
+        return {**self.format_options.get(name, {}), **self.parser_options}
 
 
 def analyze(
@@ -219,20 +230,26 @@ def _survey(
     try:
         fr.compression = reader.compression
         head = reader.head_lines(SNIFF_LINES)
-        parser_cls = forced or sniff(head, ctx)
+        sniffed: pl.DataFrame | None = None
+        parser_cls: type[LineParser] | None = forced
+        if forced is None:
+            parser_cls, sniffed = _sniffed(head, ctx, options.of_format)
         fr.format = parser_cls.name if parser_cls else None
         parser = None
         block_bytes = options.block_bytes
         first = None
         if parser_cls is not None:
-            merged = {**options.format_options.get(parser_cls.name, {}), **options.parser_options}
-            parser_ctx = replace(ctx, options=merged)
+            parser_ctx = replace(ctx, options=options.of_format(parser_cls.name))
             parser = parser_cls(parser_ctx)
             if parser_cls.max_block_bytes is not None:
                 block_bytes = min(block_bytes, parser_cls.max_block_bytes)
             if timed:
-                # A parser of its own: the file's parser carries state from chunk to chunk.
-                first = _first_time(parser_cls(parser_ctx), head)
+                # Sniffing read the lines with this parser and these options already; a
+                # forced format reads them with a parser of its own (the file's parser
+                # carries state from chunk to chunk).
+                if sniffed is None:
+                    sniffed = _head_events(parser_cls(parser_ctx), head)
+                first = _earliest(sniffed)
     except BaseException:
         reader.close()
         raise
@@ -245,15 +262,20 @@ def _survey(
     return _Input(origin, fr, parser, reader, block_bytes, first)
 
 
-def _first_time(parser: LineParser, head: list[str]) -> datetime | None:
-    """The earliest event time of these first lines, None when they give none."""
+def _head_events(parser: LineParser, head: list[str]) -> pl.DataFrame | None:
     frame = _head_frame(head)
-    if frame is None:
-        return None
     try:
-        first = parse_lines(parser, frame).events.get_column(F.TIMESTAMP).min()
+        return None if frame is None else parser.parse(frame).events
     except Exception:  # the input's own parse reports any fault, with its line
         return None
+
+
+def _earliest(events: pl.DataFrame | None) -> datetime | None:
+    """The earliest event time vigil takes among these events (None: none)."""
+    if events is None or F.TIMESTAMP not in events.columns:
+        return None
+    ts = events.get_column(F.TIMESTAMP)
+    first = ts.filter(ts.is_between(FIRST_TIME, END_TIME, closed="left")).min()
     return first if isinstance(first, datetime) else None
 
 
@@ -302,19 +324,28 @@ def _head_frame(head: list[str]) -> pl.DataFrame | None:
 
 def sniff(head: list[str], ctx: ParseContext) -> type[LineParser] | None:
     """The parser that takes the largest share of the first non-blank lines."""
+    return _sniffed(head, ctx)[0]
+
+
+def _sniffed(
+    head: list[str], ctx: ParseContext, options_of: Callable[[str], Mapping[str, str]] | None = None
+) -> tuple[type[LineParser] | None, pl.DataFrame | None]:
+    """`sniff`'s parser and the events it read from the lines; `options_of(format)`: the
+    options each candidate reads them with, as it would read the input."""
     frame = _head_frame(head)
     if frame is None:
-        return None
-    best: tuple[float, int, str] | None = None
+        return None, None
+    best: tuple[float, int, str, pl.DataFrame] | None = None
     for name, cls in PARSERS.items():
         if best is not None and best[0] >= 1.0 and cls.priority <= best[1]:
             # A score is a share of lines, at most 1: this parser cannot win (and the
             # syslog-family parsers cost tens of milliseconds each).
             continue
-        score = cls.sniff(frame, ctx)
+        given = ctx if options_of is None else replace(ctx, options=options_of(name))
+        score, events = cls.sniffed(frame, given)
         if score > 0 and (best is None or (score, cls.priority) > best[:2]):
-            best = (score, cls.priority, name)
-    return PARSERS[best[2]] if best else None
+            best = (score, cls.priority, name, events)
+    return (PARSERS[best[2]], best[3]) if best else (None, None)
 
 
 def _record_chunk(
